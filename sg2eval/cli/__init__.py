@@ -1,0 +1,1 @@
+"""The ``sg2eval`` command line: thin click commands over the Python API."""

@@ -1,0 +1,47 @@
+"""Entry point of the ``sg2eval`` command.
+
+Subcommands live in their own modules and are imported only when invoked, so ``sg2eval --help`` stays fast
+and a broken optional dependency of one command cannot break the others. To add a command, add its name and
+``"module:attribute"`` to :data:`COMMANDS`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+import click
+
+from sg2eval import __version__
+from sg2eval.errors import Sg2evalError
+
+COMMANDS: dict[str, str] = {}
+
+
+class LazyGroup(click.Group):
+    """A click group that imports each subcommand's module on first use and turns
+    :class:`~sg2eval.errors.Sg2evalError` into a one-line error with a non-zero exit."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        target = COMMANDS.get(cmd_name)
+        if target is None:
+            return None
+        module_name, attribute = target.split(":")
+        command = getattr(importlib.import_module(module_name), attribute)
+        assert isinstance(command, click.Command)
+        return command
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except Sg2evalError as error:
+            raise click.ClickException(str(error)) from error
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="sg2eval")
+def cli() -> None:
+    """Measure, compare and attribute StyleGAN-family image generators as the StyleGAN2 paper does."""
