@@ -1,0 +1,293 @@
+"""Typed network specifications and the named presets of the StyleGAN2 paper.
+
+A spec is a frozen dataclass that rebuilds a network exactly (``Generator.from_spec(spec)``); it is what our
+network files store as JSON. A :class:`Preset` names a paper row (Table 1 configs E and F, the nine Table 2
+architecture pairs) and turns a resolution into a generator or discriminator spec.
+
+Channel counts follow FACTS.md "Synthesis network": ``min(channel_base // res, channel_max)``; config F uses
+``channel_base = 32768`` and configs A–E ``16384`` (footnote 4 of the paper: doubling the feature maps at
+64²–1024² takes G from 25M to 30M and D from 24M to 29M parameters).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+from dataclasses import dataclass, field
+from typing import Any
+
+from sg2eval.errors import Sg2evalError
+
+G_ARCHITECTURES = ("orig", "skip", "resnet")
+D_ARCHITECTURES = ("orig", "skip", "resnet")
+NOISE_MODES = ("random", "const", "none")
+
+
+def _check_resolution(resolution: int) -> None:
+    if not isinstance(resolution, int) or resolution < 4 or resolution & (resolution - 1):
+        raise Sg2evalError(f"resolution {resolution!r} is not a power of two >= 4; pass e.g. 256 or 1024")
+
+
+def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
+    if value not in choices:
+        raise Sg2evalError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
+
+
+def _check_positive(what: str, value: int) -> None:
+    if not isinstance(value, int) or value <= 0:
+        raise Sg2evalError(f"{what} must be a positive integer, got {value!r}")
+
+
+@dataclass(frozen=True)
+class MappingSpec:
+    """Mapping network f: Z -> W (paper Section 2; FACTS.md "Mapping network")."""
+
+    num_layers: int = 8  # fully connected layers
+    embed_features: int | None = None  # label embedding width; None = w_dim when c_dim > 0
+    layer_features: int | None = None  # hidden width; None = w_dim
+    activation: str = "lrelu"
+    lr_multiplier: float = 0.01  # equalized learning rate multiplier
+    w_avg_beta: float | None = 0.995  # EMA decay of the tracked w_avg; None = no tracking
+
+    def __post_init__(self) -> None:
+        _check_positive("mapping num_layers", self.num_layers)
+
+
+@dataclass(frozen=True)
+class SynthesisSpec:
+    """Synthesis network g: W -> image (paper Figures 2d and 7)."""
+
+    architecture: str = "skip"  # 'orig' | 'skip' (output skips, configs E/F) | 'resnet'
+    channel_base: int = 32768  # channels at resolution r: min(channel_base // r, channel_max)
+    channel_max: int = 512
+    num_fp16_res: int = 0  # run the highest N resolutions in float16 (CUDA only)
+    conv_clamp: float | None = None  # clamp conv outputs to +-conv_clamp (ada uses 256 with fp16)
+    demodulate: bool = True  # weight demodulation (Eq. 3); False = Table 4 "Demod" off
+    use_noise: bool = True  # per-pixel noise inputs
+    resample_filter: tuple[int, ...] = (1, 3, 3, 1)
+    img_height: int | None = None  # crop the output to this many centred rows (e.g. LSUN Car 384)
+
+    def __post_init__(self) -> None:
+        _check_choice("generator architecture", self.architecture, G_ARCHITECTURES)
+        _check_positive("channel_base", self.channel_base)
+        _check_positive("channel_max", self.channel_max)
+        object.__setattr__(self, "resample_filter", tuple(self.resample_filter))
+
+
+@dataclass(frozen=True)
+class GeneratorSpec:
+    """Everything needed to rebuild a :class:`sg2model.Generator`."""
+
+    img_resolution: int
+    z_dim: int = 512
+    c_dim: int = 0
+    w_dim: int = 512
+    img_channels: int = 3
+    mapping: MappingSpec = field(default_factory=MappingSpec)
+    synthesis: SynthesisSpec = field(default_factory=SynthesisSpec)
+    preset: str | None = None  # name of the preset this spec came from, if any
+
+    def __post_init__(self) -> None:
+        _check_resolution(self.img_resolution)
+        _check_positive("w_dim", self.w_dim)
+        _check_positive("img_channels", self.img_channels)
+        height = self.synthesis.img_height
+        if height is not None and not (0 < height <= self.img_resolution):
+            raise Sg2evalError(
+                f"img_height {height} must lie in 1..{self.img_resolution} (the generated square's side)"
+            )
+
+    @property
+    def num_ws(self) -> int:
+        """Number of w vectors: two per block except one at 4x4, plus the last ToRGB (18 at 1024²)."""
+        return 2 * int(math.log2(self.img_resolution)) - 2
+
+
+@dataclass(frozen=True)
+class DiscriminatorSpec:
+    """Everything needed to rebuild a :class:`sg2model.Discriminator` (paper Figure 7, Appendix B)."""
+
+    img_resolution: int
+    c_dim: int = 0
+    img_channels: int = 3
+    architecture: str = "resnet"  # 'orig' | 'skip' (input skips) | 'resnet' (configs E/F)
+    channel_base: int = 32768
+    channel_max: int = 512
+    num_fp16_res: int = 0
+    conv_clamp: float | None = None
+    cmap_dim: int | None = None  # projection width for labels; None = channels at 4x4
+    mbstd_group_size: int | None = 4  # minibatch std group size (min with N; None = N); 0 disables it
+    mbstd_num_channels: int = 1  # new feature maps from minibatch std; 0 disables the layer
+    out_features: int = 1  # logits per image (unconditional only; e.g. attribute classifiers)
+    activation: str = "lrelu"
+    resample_filter: tuple[int, ...] = (1, 3, 3, 1)
+    mapping: MappingSpec = field(default_factory=lambda: MappingSpec(w_avg_beta=None))  # label embedding
+    preset: str | None = None
+
+    def __post_init__(self) -> None:
+        _check_resolution(self.img_resolution)
+        if self.img_resolution < 8:
+            raise Sg2evalError("a discriminator needs img_resolution >= 8 (one block above the 4x4 epilogue)")
+        _check_choice("discriminator architecture", self.architecture, D_ARCHITECTURES)
+        _check_positive("channel_base", self.channel_base)
+        _check_positive("channel_max", self.channel_max)
+        _check_positive("out_features", self.out_features)
+        if self.c_dim > 0 and self.out_features != 1:
+            raise Sg2evalError("a conditional discriminator has one output; set out_features=1 or c_dim=0")
+        object.__setattr__(self, "resample_filter", tuple(self.resample_filter))
+
+    @property
+    def uses_mbstd(self) -> bool:
+        """Whether the epilogue appends minibatch standard deviation features."""
+        return self.mbstd_group_size != 0 and self.mbstd_num_channels > 0
+
+
+# ----------------------------------------------------------------------------------------------------------
+# JSON round trip (used by the network files).
+
+_SPEC_TYPES: dict[str, type] = {"generator": GeneratorSpec, "discriminator": DiscriminatorSpec}
+
+
+def spec_to_dict(spec: GeneratorSpec | DiscriminatorSpec) -> dict[str, Any]:
+    """Plain JSON-able dict with a ``kind`` key naming the spec type."""
+    kind = "generator" if isinstance(spec, GeneratorSpec) else "discriminator"
+    return {"kind": kind, **dataclasses.asdict(spec)}
+
+
+def spec_from_dict(data: dict[str, Any]) -> GeneratorSpec | DiscriminatorSpec:
+    """Inverse of :func:`spec_to_dict`; unknown keys raise :class:`Sg2evalError`."""
+    values = dict(data)
+    kind = values.pop("kind", None)
+    if kind not in _SPEC_TYPES:
+        raise Sg2evalError(f"network config has kind {kind!r}; expected 'generator' or 'discriminator'")
+    try:
+        values["mapping"] = MappingSpec(**values.get("mapping", {}))
+        if kind == "generator":
+            values["synthesis"] = SynthesisSpec(**values.get("synthesis", {}))
+        return _SPEC_TYPES[kind](**values)
+    except TypeError as exc:
+        raise Sg2evalError(
+            f"network config does not match this sg2model version ({exc}); upgrade sg2model"
+        ) from exc
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Presets.
+
+
+@dataclass(frozen=True)
+class Preset:
+    """A named network configuration and the paper row it reproduces."""
+
+    name: str
+    paper_row: str  # where in the paper the configuration appears
+    g_architecture: str
+    d_architecture: str
+    channel_base: int
+    channel_max: int = 512
+
+    def generator_spec(self, resolution: int, **overrides: Any) -> GeneratorSpec:
+        """Generator spec at ``resolution``; ``overrides`` name GeneratorSpec or SynthesisSpec fields,
+        and ``mapping_kwargs`` (a dict) MappingSpec fields."""
+        synthesis = SynthesisSpec(
+            architecture=self.g_architecture, channel_base=self.channel_base, channel_max=self.channel_max
+        )
+        return build_generator_spec(resolution, synthesis=synthesis, preset=self.name, **overrides)
+
+    def discriminator_spec(self, resolution: int, **overrides: Any) -> DiscriminatorSpec:
+        """Discriminator spec at ``resolution``; ``overrides`` name DiscriminatorSpec fields."""
+        base = DiscriminatorSpec(
+            img_resolution=resolution,
+            architecture=self.d_architecture,
+            channel_base=self.channel_base,
+            channel_max=self.channel_max,
+            preset=self.name,
+        )
+        return replace_fields(base, overrides)
+
+
+def replace_fields(spec: Any, overrides: dict[str, Any]) -> Any:
+    """``dataclasses.replace`` that names the valid fields when an override is unknown."""
+    names = {f.name for f in dataclasses.fields(spec)}
+    unknown = sorted(set(overrides) - names)
+    if unknown:
+        raise Sg2evalError(
+            f"unknown option(s) {', '.join(unknown)} for {type(spec).__name__}; "
+            f"valid: {', '.join(sorted(names))}"
+        )
+    return dataclasses.replace(spec, **overrides)
+
+
+def build_generator_spec(
+    img_resolution: int,
+    *,
+    synthesis: SynthesisSpec | None = None,
+    mapping_kwargs: dict[str, Any] | None = None,
+    **options: Any,
+) -> GeneratorSpec:
+    """Generator spec from flat keyword options, as ``Generator(..., mapping_kwargs, **synthesis_kwargs)``.
+
+    Options naming GeneratorSpec fields (``z_dim``, ``c_dim``, ...) go there, the rest must be SynthesisSpec
+    fields (``architecture``, ``channel_base``, ``img_height``, ...).
+    """
+    top_names = {f.name for f in dataclasses.fields(GeneratorSpec)} - {
+        "mapping",
+        "synthesis",
+        "img_resolution",
+    }
+    top = {k: v for k, v in options.items() if k in top_names}
+    synthesis_options = {k: v for k, v in options.items() if k not in top_names}
+    return GeneratorSpec(
+        img_resolution=img_resolution,
+        mapping=replace_fields(MappingSpec(), dict(mapping_kwargs or {})),
+        synthesis=replace_fields(synthesis or SynthesisSpec(), synthesis_options),
+        **top,
+    )
+
+
+PRESETS: dict[str, Preset] = {}
+
+
+def register_preset(preset: Preset) -> None:
+    """Add a preset by name (presets for configs A–D register themselves from their own modules)."""
+    PRESETS[preset.name] = preset
+
+
+def get_preset(name: str) -> Preset:
+    """The preset called ``name``; unknown names raise :class:`Sg2evalError` listing the known ones."""
+    if name not in PRESETS:
+        raise Sg2evalError(f"unknown network config {name!r}; known: {', '.join(sorted(PRESETS))}")
+    return PRESETS[name]
+
+
+register_preset(
+    Preset(
+        name="E",
+        paper_row="Table 1, config E: '+ No growing, new G & D arch.' (output-skip G, residual D)",
+        g_architecture="skip",
+        d_architecture="resnet",
+        channel_base=16384,
+    )
+)
+register_preset(
+    Preset(
+        name="F",
+        paper_row="Table 1, config F: '+ Large networks (StyleGAN2)'; also Table 4 row 1",
+        g_architecture="skip",
+        d_architecture="resnet",
+        channel_base=32768,
+    )
+)
+
+_TABLE2_NAMES = {"orig": "original", "skip": "output/input skips", "resnet": "residual"}
+for _g in G_ARCHITECTURES:
+    for _d in D_ARCHITECTURES:
+        register_preset(
+            Preset(
+                name=f"E-{_g}-{_d}",
+                paper_row=f"Table 2: G {_TABLE2_NAMES[_g]}, D {_TABLE2_NAMES[_d]} (config E networks)",
+                g_architecture=_g,
+                d_architecture=_d,
+                channel_base=16384,
+            )
+        )
