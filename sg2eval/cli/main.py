@@ -15,7 +15,12 @@ import click
 from sg2eval import __version__
 from sg2eval.errors import Sg2evalError
 
-COMMANDS: dict[str, str] = {}
+COMMANDS: dict[str, str] = {
+    "weights": "sg2eval.cli.weights:weights",
+    "classifiers": "sg2eval.cli.classifiers:classifiers",
+    "datasets": "sg2eval.cli.datasets:datasets",
+    "separability": "sg2eval.cli.separability:separability",
+}
 
 
 class LazyGroup(click.Group):
