@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 import torch
@@ -17,7 +18,15 @@ TINY_MAPPING = {"num_layers": 2}
 
 def tiny_generator(**options: object) -> Generator:
     torch.manual_seed(0)
-    kwargs = {"z_dim": 16, "c_dim": 0, "w_dim": 16, "img_resolution": 16, "img_channels": 3, **TINY, **options}
+    kwargs = {
+        "z_dim": 16,
+        "c_dim": 0,
+        "w_dim": 16,
+        "img_resolution": 16,
+        "img_channels": 3,
+        **TINY,
+        **options,
+    }
     return Generator(mapping_kwargs=TINY_MAPPING, **kwargs).eval()  # type: ignore[arg-type]
 
 
@@ -32,6 +41,11 @@ def set_noise_strength(G: Generator, value: float) -> None:
         for name, param in G.named_parameters():
             if name.endswith("noise_strength"):
                 param.fill_(value)
+
+
+def sub(net: torch.nn.Module, path: str) -> Any:
+    """A submodule by dotted name (blocks are named by resolution, e.g. 'synthesis.b8')."""
+    return net.get_submodule(path)
 
 
 def count(net: torch.nn.Module) -> int:
@@ -56,14 +70,19 @@ def test_presets_record_paper_rows_and_channels() -> None:
     assert G.config.preset == "F" and "config F" in configs.get_preset("F").paper_row
     assert G.num_ws == 2 * 6 - 2 == G.config.num_ws
     # min(channel_base // r, 512): F at 64² has 512 channels, E (16384) has 256.
-    assert G.synthesis.b64.conv1.weight.shape[0] == 512
-    assert Generator.from_config("E", 64, mapping_kwargs=TINY_MAPPING).synthesis.b64.conv1.weight.shape[0] == 256
-    D = Discriminator.from_config("E", 32)
-    assert D.config.architecture == "resnet" and D.b32.fromrgb.weight.shape[0] == 512
-    assert configs.get_preset("E-orig-skip").paper_row.startswith("Table 2")
-    assert Generator.from_config("E-resnet-orig", 8, mapping_kwargs=TINY_MAPPING).config.synthesis.architecture == (
-        "resnet"
+    assert sub(G, "synthesis.b64.conv1").weight.shape[0] == 512
+    assert (
+        sub(Generator.from_config("E", 64, mapping_kwargs=TINY_MAPPING), "synthesis.b64.conv1").weight.shape[
+            0
+        ]
+        == 256
     )
+    D = Discriminator.from_config("E", 32)
+    assert D.config.architecture == "resnet" and sub(D, "b32.fromrgb").weight.shape[0] == 512
+    assert configs.get_preset("E-orig-skip").paper_row.startswith("Table 2")
+    assert Generator.from_config(
+        "E-resnet-orig", 8, mapping_kwargs=TINY_MAPPING
+    ).config.synthesis.architecture == ("resnet")
     with pytest.raises(Sg2evalError, match="unknown network config"):
         Generator.from_config("Z", 64)
     with pytest.raises(Sg2evalError, match="unknown option"):
@@ -108,7 +127,9 @@ def test_mix_styles_switches_at_cutoff() -> None:
     ws_a, ws_b = G.mapping(torch.randn(2, 16), None), G.mapping(torch.randn(2, 16), None)
     mixed = mix_styles(ws_a, ws_b, 3)
     assert torch.equal(mixed[:, :3], ws_a[:, :3]) and torch.equal(mixed[:, 3:], ws_b[:, 3:])
-    assert torch.equal(mix_styles(ws_a, ws_b, 0), ws_b) and torch.equal(mix_styles(ws_a, ws_b, G.num_ws), ws_a)
+    assert torch.equal(mix_styles(ws_a, ws_b, 0), ws_b) and torch.equal(
+        mix_styles(ws_a, ws_b, G.num_ws), ws_a
+    )
     with pytest.raises(Sg2evalError):
         mix_styles(ws_a, ws_b, G.num_ws + 1)
 
@@ -133,7 +154,7 @@ def test_noise_modes_and_overrides() -> None:
     shapes = G.synthesis.noise_shapes()
     assert shapes == {"b4.conv1": (4, 4), "b8.conv0": (8, 8), "b8.conv1": (8, 8),
                       "b16.conv0": (16, 16), "b16.conv1": (16, 16)}  # fmt: skip
-    layers = {name: G.synthesis.get_submodule(name) for name in shapes}
+    layers = {name: sub(G.synthesis, name) for name in shapes}
     as_const = {name: layer.noise_const.expand(2, 1, *shapes[name]) for name, layer in layers.items()}
     torch.testing.assert_close(G.synthesis(ws, noise_mode="none", noise_inputs=as_const), const_a)
     zeros = {name: torch.zeros(2, 1, *shape) for name, shape in shapes.items()}
@@ -187,8 +208,8 @@ def _path_length_step(G: Generator, c: torch.Tensor | None = None) -> None:
 def test_generator_architectures_forward_and_double_backward(architecture: str) -> None:
     G = tiny_generator(architecture=architecture).train()
     set_noise_strength(G, 0.1)
-    assert hasattr(G.synthesis.b8, "torgb") == (architecture == "skip")
-    assert hasattr(G.synthesis.b8, "skip") == (architecture == "resnet")
+    assert hasattr(sub(G, "synthesis.b8"), "torgb") == (architecture == "skip")
+    assert hasattr(sub(G, "synthesis.b8"), "skip") == (architecture == "resnet")
     _path_length_step(G)
     # Fused (grouped conv, eval default) and non-fused (training default) modulated convs agree.
     G.eval()
@@ -201,8 +222,8 @@ def test_generator_architectures_forward_and_double_backward(architecture: str) 
 @pytest.mark.parametrize("architecture", ["orig", "skip", "resnet"])
 def test_discriminator_architectures_forward_and_r1(architecture: str) -> None:
     D = tiny_discriminator(architecture=architecture)
-    assert hasattr(D.b8, "fromrgb") == (architecture == "skip")
-    assert hasattr(D.b16, "skip") == (architecture == "resnet")
+    assert hasattr(sub(D, "b8"), "fromrgb") == (architecture == "skip")
+    assert hasattr(sub(D, "b16"), "skip") == (architecture == "resnet")
     img = torch.randn(4, 3, 16, 16)
     assert D(img).shape == (4, 1)
     _r1_and_step(D, img)
@@ -249,11 +270,15 @@ def test_non_square_output_crops_centred_rows() -> None:
 
 def test_fp16_options_and_clamp_build_and_run_on_cpu() -> None:
     G = tiny_generator(num_fp16_res=2, conv_clamp=256)
-    assert G.synthesis.b16.use_fp16 and G.synthesis.b8.use_fp16 and not G.synthesis.b4.use_fp16
+    assert (
+        sub(G, "synthesis.b16").use_fp16
+        and sub(G, "synthesis.b8").use_fp16
+        and not sub(G, "synthesis.b4").use_fp16
+    )
     out = G(torch.randn(2, 16))
     assert out.dtype == torch.float32 and torch.isfinite(out).all()  # CPU runs float16 blocks in float32
     D = tiny_discriminator(num_fp16_res=1, conv_clamp=256)
-    assert D.b16.use_fp16 and not D.b8.use_fp16
+    assert sub(D, "b16").use_fp16 and not sub(D, "b8").use_fp16
     assert D(out).shape == (2, 1)
 
 
