@@ -31,7 +31,18 @@ AllowedGlobals = Mapping[tuple[str, str], Any]
 def _load_storage_from_bytes(data: bytes) -> Any:
     """Stand-in for ``torch.storage._load_from_bytes``: the bytes are a ``torch.save`` file, read with
     torch's own weights-only unpickler (no code runs)."""
-    return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    try:
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
+        raise Sg2evalError(
+            f"a tensor storage in the pickle is not a plain torch tensor file (torch refused it: "
+            f"{_first_line(exc)}); sg2model will not load it"
+        ) from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
+    return lines[0] if lines else type(exc).__name__
 
 
 # How torch tensors and parameters appear in a plain ``pickle.dump`` (torch 1.x and 2.x).
@@ -110,7 +121,9 @@ class RestrictedUnpickler(pickle.Unpickler):
             KeyError,
             RuntimeError,
         ) as exc:
-            raise Sg2evalError(f"{self.source} could not be read ({type(exc).__name__}: {exc})") from exc
+            raise Sg2evalError(
+                f"{self.source} could not be read ({type(exc).__name__}: {_first_line(exc)})"
+            ) from exc
 
     def persistent_load(self, pid: Any) -> Any:
         raise Sg2evalError(
