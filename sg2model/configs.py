@@ -145,30 +145,48 @@ class DiscriminatorSpec:
 # ----------------------------------------------------------------------------------------------------------
 # JSON round trip (used by the network files).
 
-_SPEC_TYPES: dict[str, type] = {"generator": GeneratorSpec, "discriminator": DiscriminatorSpec}
+# kind name -> spec class; other network families (e.g. StyleGAN v1) register theirs with register_spec_kind.
+SPEC_KINDS: dict[str, type] = {"generator": GeneratorSpec, "discriminator": DiscriminatorSpec}
 
 
-def spec_to_dict(spec: GeneratorSpec | DiscriminatorSpec) -> dict[str, Any]:
-    """Plain JSON-able dict with a ``kind`` key naming the spec type."""
-    kind = "generator" if isinstance(spec, GeneratorSpec) else "discriminator"
-    return {"kind": kind, **dataclasses.asdict(spec)}
+def register_spec_kind(kind: str, spec_type: type) -> None:
+    """Make a frozen spec dataclass storable in network files under the name ``kind``."""
+    SPEC_KINDS[kind] = spec_type
 
 
-def spec_from_dict(data: dict[str, Any]) -> GeneratorSpec | DiscriminatorSpec:
-    """Inverse of :func:`spec_to_dict`; unknown keys raise :class:`Sg2evalError`."""
+def spec_to_dict(spec: Any) -> dict[str, Any]:
+    """Plain JSON-able dict with a ``kind`` key naming the spec type (see :data:`SPEC_KINDS`)."""
+    kinds = [kind for kind, spec_type in SPEC_KINDS.items() if type(spec) is spec_type]
+    if not kinds:
+        raise Sg2evalError(f"{type(spec).__name__} is not a registered network spec; see register_spec_kind")
+    return {"kind": kinds[0], **dataclasses.asdict(spec)}
+
+
+def spec_from_dict(data: dict[str, Any]) -> Any:
+    """Inverse of :func:`spec_to_dict`; unknown kinds or keys raise :class:`Sg2evalError`."""
     values = dict(data)
     kind = values.pop("kind", None)
-    if kind not in _SPEC_TYPES:
-        raise Sg2evalError(f"network config has kind {kind!r}; expected 'generator' or 'discriminator'")
-    try:
-        values["mapping"] = MappingSpec(**values.get("mapping", {}))
-        if kind == "generator":
-            values["synthesis"] = SynthesisSpec(**values.get("synthesis", {}))
-        return _SPEC_TYPES[kind](**values)
-    except TypeError as exc:
+    if kind not in SPEC_KINDS:
+        raise Sg2evalError(f"network config has kind {kind!r}; known kinds: {', '.join(SPEC_KINDS)}")
+    return _dataclass_from_dict(SPEC_KINDS[kind], values)
+
+
+def _dataclass_from_dict(cls: type, values: dict[str, Any]) -> Any:
+    """Build dataclass ``cls`` from a dict, rebuilding nested spec dataclasses from nested dicts."""
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(values) - set(fields))
+    if unknown:
         raise Sg2evalError(
-            f"network config does not match this sg2model version ({exc}); upgrade sg2model"
-        ) from exc
+            f"network config has option(s) {', '.join(unknown)} unknown to {cls.__name__}; upgrade sg2model"
+        )
+    kwargs = {}
+    for name, value in values.items():
+        f = fields[name]
+        default = f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
+        if dataclasses.is_dataclass(default) and isinstance(value, dict):
+            value = _dataclass_from_dict(type(default), value)
+        kwargs[name] = value
+    return cls(**kwargs)
 
 
 # ----------------------------------------------------------------------------------------------------------

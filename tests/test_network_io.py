@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import collections
 import io
+import json
 import os
 import pickle
 import sys
@@ -21,7 +22,7 @@ from torch import nn
 
 from sg2eval.errors import Sg2evalError
 from sg2eval.io_utils import sha256_file
-from sg2model import Discriminator, Generator, load_network, save_network
+from sg2model import Discriminator, Generator, configs, load_network, save_network
 from sg2model.io import detect_format
 from sg2model.networks.discriminator import MinibatchStdLayer
 from sg2model.networks.layers import FullyConnectedLayer
@@ -322,3 +323,16 @@ def test_malicious_pickles_are_refused(tmp_path: Path, monkeypatch: pytest.Monke
     assert "\n" not in str(info.value)
     assert not marker.exists()
     assert ("refused" if payload == "storage" else "refuses") in str(info.value)
+
+
+def test_spec_json_round_trip_and_unknown_options() -> None:
+    G, D = make_pair(c_dim=2, demodulate=False, img_height=10, conv_clamp=256.0)
+    for spec in (G.config, D.config):
+        data = json.loads(json.dumps(configs.spec_to_dict(spec)))
+        assert configs.spec_from_dict(data) == spec
+    data = configs.spec_to_dict(G.config)
+    data["synthesis"]["warp_drive"] = True
+    with pytest.raises(Sg2evalError, match="warp_drive"):
+        configs.spec_from_dict(data)
+    with pytest.raises(Sg2evalError, match="kind"):
+        configs.spec_from_dict({"kind": "vae"})

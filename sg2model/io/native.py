@@ -27,7 +27,8 @@ from sg2model.networks import Discriminator, Generator
 FORMAT_NAME = "sg2model-network"
 FORMAT_VERSION = "1"
 NETWORK_KEYS = ("G", "D", "G_ema")
-_BUILDERS: dict[type, Callable[[Any], nn.Module]] = {
+# spec class -> network builder; other network families add theirs (with configs.register_spec_kind).
+NETWORK_BUILDERS: dict[type, Callable[[Any], nn.Module]] = {
     GeneratorSpec: Generator.from_spec,
     DiscriminatorSpec: Discriminator.from_spec,
 }
@@ -41,7 +42,7 @@ def write_native(path: str | Path, networks: dict[str, nn.Module], meta: dict[st
     configs: dict[str, Any] = {}
     for key, net in networks.items():
         spec = getattr(net, "config", None)
-        if not isinstance(spec, (GeneratorSpec, DiscriminatorSpec)):
+        if type(spec) not in NETWORK_BUILDERS:
             raise Sg2evalError(f"{key} is a {type(net).__name__}, not an sg2model Generator/Discriminator")
         configs[key] = spec_to_dict(spec)
         for name, tensor in net.state_dict().items():
@@ -82,7 +83,7 @@ def read_native(path: Path) -> tuple[dict[str, nn.Module], dict[str, Any]]:
     networks: dict[str, nn.Module] = {}
     for key, config in json.loads(metadata["networks"]).items():
         spec = spec_from_dict(config)
-        net = _BUILDERS[type(spec)](spec)
+        net = NETWORK_BUILDERS[type(spec)](spec)
         prefix = f"{key}."
         state = {name[len(prefix) :]: t for name, t in tensors.items() if name.startswith(prefix)}
         load_state_strict(net, state, f"{path} [{key}]")
