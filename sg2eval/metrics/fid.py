@@ -1,0 +1,145 @@
+"""Fréchet Inception Distance (Heusel et al. 2017; StyleGAN2 Sec. 1 and Table 1, "FID").
+
+``FID = |mu_r - mu_f|^2 + tr(S_r) + tr(S_f) - 2 tr((S_r S_f)^(1/2))`` on Inception pool3 features
+(FACTS.md, "FID"). Statistics are accumulated in float64 around a shift (the first batch's mean), so the
+result does not depend on the batch size beyond float64 round-off (FACTS.md, "Numerical traps": float32
+accumulation made torchmetrics and torch-fidelity batch-size dependent).
+
+Covariance normalisation (``covariance``):
+- ``"unbiased"`` (default): divide by N - 1, as ``np.cov`` in the official TF ``fid50k``.
+- ``"biased"``: divide by N, as stylegan2-ada-pytorch's ``FeatureStats.get_mean_cov``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+
+from sg2eval.errors import Sg2evalError
+from sg2eval.metrics.linalg import SqrtmMethod, trace_sqrt_product
+from sg2eval.result import Result
+
+Covariance = Literal["unbiased", "biased"]
+COVARIANCES: tuple[str, ...] = ("unbiased", "biased")
+
+
+@dataclass(frozen=True)
+class GaussianStats:
+    """Mean ``mu`` [D] and covariance ``sigma`` [D, D] (float64) of ``num`` feature vectors."""
+
+    mu: np.ndarray
+    sigma: np.ndarray
+    num: int
+
+
+class FeatureMoments:
+    """Running float64 first and second moments of feature batches, shifted for accuracy.
+
+    With shift ``c`` (the first batch's mean) it keeps ``n``, ``s = sum(x - c)`` [D] and
+    ``q = sum((x - c)(x - c)^T)`` [D, D]; then ``mu = c + s / n`` and
+    ``cov = (q - s s^T / n) / (n - ddof)``. Works on any torch device (the GPU does the [D, D] update).
+    """
+
+    def __init__(self, dim: int, device: torch.device | str = "cpu") -> None:
+        self.dim = dim
+        self.device = torch.device(device)
+        self.num = 0
+        self.shift: torch.Tensor | None = None  # [D] float64
+        self.total = torch.zeros(dim, dtype=torch.float64, device=self.device)  # [D]
+        self.outer = torch.zeros(dim, dim, dtype=torch.float64, device=self.device)  # [D, D]
+
+    def add(self, features: torch.Tensor | np.ndarray) -> None:
+        """Accumulate a batch of features [B, D]."""
+        batch = torch.as_tensor(features).to(self.device, torch.float64)
+        if batch.ndim != 2 or batch.shape[1] != self.dim:
+            raise Sg2evalError(f"feature batch has shape {tuple(batch.shape)}, expected [B, {self.dim}]")
+        if batch.shape[0] == 0:
+            return
+        if self.shift is None:
+            self.shift = batch.mean(dim=0)
+        centered = batch - self.shift  # [B, D]
+        self.total += centered.sum(dim=0)
+        self.outer += centered.T @ centered
+        self.num += batch.shape[0]
+
+    def gaussian(self, covariance: Covariance = "unbiased") -> GaussianStats:
+        """Mean and covariance of everything added so far."""
+        ddof = _ddof(covariance)
+        if self.shift is None or self.num - ddof <= 0:
+            raise Sg2evalError(f"need at least {ddof + 1} feature vectors for a covariance, got {self.num}")
+        total = self.total.cpu().numpy()
+        mu = self.shift.cpu().numpy() + total / self.num
+        sigma = (self.outer.cpu().numpy() - np.outer(total, total) / self.num) / (self.num - ddof)
+        return GaussianStats(mu=mu, sigma=(sigma + sigma.T) * 0.5, num=self.num)
+
+    def state(self) -> dict[str, np.ndarray]:
+        """Arrays that rebuild this accumulator (for the statistics cache)."""
+        if self.shift is None:
+            raise Sg2evalError("no features were accumulated; the source is empty")
+        return {
+            "num": np.asarray(self.num, dtype=np.int64),
+            "shift": self.shift.cpu().numpy(),
+            "total": self.total.cpu().numpy(),
+            "outer": self.outer.cpu().numpy(),
+        }
+
+    @classmethod
+    def from_state(cls, state: dict[str, np.ndarray]) -> FeatureMoments:
+        """Inverse of :meth:`state`."""
+        moments = cls(int(state["shift"].shape[0]))
+        moments.num = int(state["num"])
+        moments.shift = torch.from_numpy(np.asarray(state["shift"], dtype=np.float64))
+        moments.total = torch.from_numpy(np.asarray(state["total"], dtype=np.float64))
+        moments.outer = torch.from_numpy(np.asarray(state["outer"], dtype=np.float64))
+        return moments
+
+
+def _ddof(covariance: Covariance) -> int:
+    if covariance not in COVARIANCES:
+        raise Sg2evalError(
+            f"unknown covariance {covariance!r}; use 'unbiased' (TF, N-1) or 'biased' (ada, N)"
+        )
+    return 1 if covariance == "unbiased" else 0
+
+
+def gaussian_stats(features: np.ndarray | torch.Tensor, covariance: Covariance = "unbiased") -> GaussianStats:
+    """Mean and covariance (float64) of a feature array [N, D]."""
+    array = torch.as_tensor(features)
+    if array.ndim != 2:
+        raise Sg2evalError(f"features must be a 2-D array [N, D], got shape {tuple(array.shape)}")
+    moments = FeatureMoments(array.shape[1])
+    moments.add(array)
+    return moments.gaussian(covariance)
+
+
+def frechet_distance(real: GaussianStats, fake: GaussianStats, method: SqrtmMethod = "eigh") -> float:
+    """Fréchet distance between two Gaussians (float64), the FID when fed Inception statistics."""
+    if real.mu.shape != fake.mu.shape:
+        raise Sg2evalError(
+            f"feature sizes differ ({real.mu.shape[0]} vs {fake.mu.shape[0]}); use the same detector on both"
+        )
+    diff = real.mu - fake.mu  # [D]
+    trace_root = trace_sqrt_product(real.sigma, fake.sigma, method)
+    value = float(diff @ diff + np.trace(real.sigma) + np.trace(fake.sigma) - 2.0 * trace_root)
+    return value
+
+
+def compute_fid(
+    real: GaussianStats,
+    fake: GaussianStats,
+    method: SqrtmMethod = "eigh",
+    covariance: Covariance = "unbiased",
+) -> Result:
+    """FID of two sets' statistics as a :class:`~sg2eval.result.Result` (``values={"fid": ...}``)."""
+    value = frechet_distance(real, fake, method)
+    params = {
+        "num_real": real.num,
+        "num_fake": fake.num,
+        "feature_dim": int(real.mu.shape[0]),
+        "covariance": covariance,
+        "sqrtm": method,
+    }
+    return Result(metric="fid", values={"fid": value}, params=params)

@@ -1,0 +1,128 @@
+"""Improved precision and recall (Kynkäniemi et al. 2019, Sec. 3; StyleGAN2 Table 1).
+
+FACTS.md, "Precision/recall": each sample's neighbourhood is a hypersphere around it whose squared radius
+is the squared distance to its k-th nearest neighbour in its own set, i.e. the (k+1)-th smallest squared
+distance in its row (the 0 distance to itself counts first). Precision is the share of fake samples that lie
+within (``<=``) the neighbourhood of at least one real sample; recall is the share of real samples within
+the neighbourhood of at least one fake sample. (prdc uses a strict ``<``; the two agree whenever no
+distance equals a radius exactly.)
+
+Distances are computed block by block on the torch device, ``row_batch`` x ``col_batch`` at a time
+(10 000 x 10 000 as in the official code), keeping only the k+1 smallest per row, so 50k x 50k never needs
+the full matrix. ``distance_dtype="float16"`` computes ``max(|u|^2 - 2 u.v + |v|^2, 0)`` in half precision
+like the official TF code; the default ``"float32"`` is more accurate.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Literal
+
+import numpy as np
+import torch
+
+from sg2eval.errors import Sg2evalError
+from sg2eval.result import Result
+
+DistanceDtype = Literal["float32", "float16"]
+
+
+@dataclass(frozen=True)
+class PrConfig:
+    """Parameters of improved precision and recall (official ``pr50k3`` defaults)."""
+
+    k: int = 3
+    row_batch: int = 10_000
+    col_batch: int = 10_000
+    distance_dtype: DistanceDtype = "float32"
+
+
+def squared_distances(rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
+    """Pairwise squared Euclidean distances [R, C] of rows [R, D] and cols [C, D], in their dtype."""
+    row_norms = rows.square().sum(dim=1, keepdim=True)  # [R, 1]
+    col_norms = cols.square().sum(dim=1).unsqueeze(0)  # [1, C]
+    return (row_norms - 2.0 * (rows @ cols.T) + col_norms).clamp_min(0.0)
+
+
+def _blocks(tensor: torch.Tensor, size: int) -> list[tuple[int, torch.Tensor]]:
+    return [(start, tensor[start : start + size]) for start in range(0, len(tensor), size)]
+
+
+def knn_radii(features: torch.Tensor, config: PrConfig) -> torch.Tensor:
+    """Squared distance of each sample [N, D] to its k-th nearest neighbour in the same set [N]."""
+    num = len(features)
+    if num < config.k + 1:
+        raise Sg2evalError(
+            f"precision/recall with k={config.k} needs at least {config.k + 1} samples, got {num}"
+        )
+    radii = []
+    for _, rows in _blocks(features, config.row_batch):
+        smallest: torch.Tensor | None = None  # [R, k+1] running smallest distances
+        for _, cols in _blocks(features, config.col_batch):
+            block = squared_distances(rows, cols)  # [R, C]
+            if smallest is not None:
+                block = torch.cat([smallest, block], dim=1)
+            take = min(config.k + 1, block.shape[1])
+            smallest = torch.topk(block.float(), take, dim=1, largest=False).values.to(block.dtype)
+        assert smallest is not None
+        radii.append(smallest[:, config.k])
+    return torch.cat(radii)
+
+
+def within_any_radius(
+    queries: torch.Tensor, refs: torch.Tensor, radii: torch.Tensor, config: PrConfig
+) -> torch.Tensor:
+    """Whether each query [Q, D] lies within (``<=``) the radius [M] of any reference [M, D] -> [Q] bool."""
+    hits = []
+    for _, rows in _blocks(queries, config.row_batch):
+        found = torch.zeros(len(rows), dtype=torch.bool, device=rows.device)
+        for start, cols in _blocks(refs, config.col_batch):
+            block = squared_distances(rows, cols)  # [R, C]
+            found |= (block <= radii[start : start + len(cols)].unsqueeze(0)).any(dim=1)
+        hits.append(found)
+    return torch.cat(hits)
+
+
+def precision_recall_values(
+    real: np.ndarray | torch.Tensor,
+    fake: np.ndarray | torch.Tensor,
+    config: PrConfig = PrConfig(),
+    device: torch.device | str = "cpu",
+) -> tuple[float, float]:
+    """(precision, recall) of fake features [M, D] against real features [N, D]."""
+    dtype = {"float32": torch.float32, "float16": torch.float16}.get(config.distance_dtype)
+    if dtype is None:
+        raise Sg2evalError(f"unknown distance dtype {config.distance_dtype!r}; use 'float32' or 'float16'")
+    real_t = torch.as_tensor(real).to(device, dtype)
+    fake_t = torch.as_tensor(fake).to(device, dtype)
+    if real_t.ndim != 2 or fake_t.ndim != 2 or real_t.shape[1] != fake_t.shape[1]:
+        raise Sg2evalError(
+            "precision/recall needs two feature arrays [N, D] with the same D, "
+            f"got {tuple(real_t.shape)} and {tuple(fake_t.shape)}"
+        )
+    with torch.no_grad():
+        real_radii = knn_radii(real_t, config)
+        fake_radii = knn_radii(fake_t, config)
+        precision = within_any_radius(fake_t, real_t, real_radii, config).double().mean().item()
+        recall = within_any_radius(real_t, fake_t, fake_radii, config).double().mean().item()
+    return float(precision), float(recall)
+
+
+def compute_precision_recall(
+    real: np.ndarray | torch.Tensor,
+    fake: np.ndarray | torch.Tensor,
+    config: PrConfig = PrConfig(),
+    device: torch.device | str = "cpu",
+) -> Result:
+    """Precision and recall as a Result (``values={"precision": ..., "recall": ...}``)."""
+    precision, recall = precision_recall_values(real, fake, config, device)
+    params = {
+        "num_real": int(len(real)),
+        "num_fake": int(len(fake)),
+        "k": config.k,
+        "row_batch": config.row_batch,
+        "col_batch": config.col_batch,
+        "distance_dtype": config.distance_dtype,
+        "comparison": "<=",
+    }
+    return Result(metric="pr", values={"precision": precision, "recall": recall}, params=params)
