@@ -1,0 +1,73 @@
+"""Choice between the reference (plain PyTorch) and a CUDA kernel for each custom op.
+
+FACTS.md "Ops": never compile at import; kernels are optional and the reference is the definition.
+The ``cuda_ops`` package calls :func:`register_cuda` once its kernels are built; until then (or when it
+fails) every op runs the reference. A kernel must have the same signature as the public op minus ``impl``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any, Literal
+
+import torch
+
+from sg2eval.errors import Sg2evalError
+
+#: Ops that accept ``impl`` and may have a CUDA kernel.
+OPS: tuple[str, ...] = ("bias_act", "upfirdn2d")
+#: Values accepted for the ``impl`` argument of every op.
+IMPLS: tuple[str, ...] = ("auto", "ref", "cuda")
+
+_cuda_kernels: dict[str, Callable[..., torch.Tensor]] = {}
+
+
+def _check_op(op_name: str) -> None:
+    if op_name not in OPS:
+        raise Sg2evalError(f"unknown op {op_name!r}; use one of {', '.join(OPS)}")
+
+
+def register_cuda(op_name: str, fn: Callable[..., Any]) -> None:
+    """Make ``fn`` the CUDA kernel of ``op_name`` (replacing any earlier one)."""
+    _check_op(op_name)
+    if not callable(fn):
+        raise Sg2evalError(f"the CUDA kernel for {op_name!r} must be callable; pass the op function itself")
+    _cuda_kernels[op_name] = fn
+
+
+def cuda_kernel(op_name: str) -> Callable[..., torch.Tensor]:
+    """The registered CUDA kernel of ``op_name`` (call only after :func:`resolve` returned ``'cuda'``)."""
+    _check_op(op_name)
+    return _cuda_kernels[op_name]
+
+
+def resolve(op_name: str, impl: str, tensor: torch.Tensor) -> Literal["ref", "cuda"]:
+    """Which implementation runs ``op_name`` on ``tensor``.
+
+    ``'ref'`` always gives the reference. ``'auto'`` gives ``'cuda'`` only when a kernel is registered and
+    ``tensor.is_cuda``. ``'cuda'`` demands the kernel and raises :class:`Sg2evalError` when it cannot run.
+    """
+    _check_op(op_name)
+    if impl not in IMPLS:
+        raise Sg2evalError(f"impl={impl!r} for {op_name}; use one of {', '.join(IMPLS)}")
+    if impl == "ref":
+        return "ref"
+    usable = op_name in _cuda_kernels and bool(tensor.is_cuda)
+    if impl == "cuda" and not usable:
+        registered = op_name in _cuda_kernels
+        why = "its input is not on a CUDA device" if registered else "no CUDA kernel is registered"
+        raise Sg2evalError(f"impl='cuda' for {op_name} but {why}; use impl='auto' or impl='ref'")
+    return "cuda" if usable else "ref"
+
+
+def status() -> dict[str, str]:
+    """For each op, the implementation ``impl='auto'`` chooses on a CUDA tensor and why."""
+    result: dict[str, str] = {}
+    for op_name in OPS:
+        if op_name not in _cuda_kernels:
+            result[op_name] = "ref: no CUDA kernel registered (cuda_ops not loaded or its build failed)"
+        elif not torch.cuda.is_available():
+            result[op_name] = "ref: CUDA kernel registered but no CUDA device is available"
+        else:
+            result[op_name] = "cuda: kernel registered; used for CUDA tensors, the reference for others"
+    return result
