@@ -3,8 +3,8 @@
 Eq. 1 modulates the input channels of the weight by the style, ``w'_ijk = s_i * w_ijk``; Eq. 3 rescales each
 output channel, ``w''_ijk = w'_ijk / sqrt(sum_ik w'_ijk^2 + eps)`` with ``eps = 1e-8``, so that unit-variance
 i.i.d. inputs give unit-variance outputs (Eq. 2). As in stylegan2-ada-pytorch, the demodulation replaces the
-equalized-learning-rate factor 1/sqrt(fan_in) (the caller passes the raw weight) and float16 inputs are
-pre-scaled, which the demodulation cancels. The noise is added after the convolution.
+equalized-learning-rate factor 1/sqrt(fan_in) (demodulated layers pass the raw weight) and float16 inputs
+are pre-scaled, which the demodulation cancels. The noise is added after the convolution.
 
 Two equivalent forms: the fused one builds a per-sample weight and runs one grouped convolution over the
 batch folded into channels ([1, N*I, H, W], groups=N); the per-sample one scales the activations by the
@@ -26,7 +26,7 @@ DEMOD_EPS = 1e-8  # epsilon of Eq. 3
 
 def modulated_conv2d(
     x: torch.Tensor,  # [N, I, H, W]
-    weight: torch.Tensor,  # [O, I, kh, kw], without the 1/sqrt(fan_in) gain
+    weight: torch.Tensor,  # [O, I, kh, kw]; demodulated layers pass it without the 1/sqrt(fan_in) gain
     styles: torch.Tensor,  # [N, I] modulation scales s_i
     noise: torch.Tensor | None = None,  # added to the output, e.g. [N, 1, H', W'] broadcast over channels
     up: int = 1,  # integer upsampling factor
