@@ -311,3 +311,62 @@ def test_discriminator_without_mbstd_and_several_outputs() -> None:
         tiny_discriminator(c_dim=2, out_features=3)
     with pytest.raises(Sg2evalError, match="expects images"):
         D(torch.randn(2, 3, 8, 8))
+
+
+# ------------------------------------------------------------------------------------ state-dict names
+
+
+def _expected_generator_keys(resolutions: list[int], architecture: str, c_dim: int) -> set[str]:
+    """stylegan2-ada-pytorch names (FACTS.md "Parameter and buffer names"), written out by hand."""
+    keys = {"mapping.w_avg"} | {f"mapping.fc{i}.{p}" for i in range(2) for p in ("weight", "bias")}
+    if c_dim:
+        keys |= {"mapping.embed.weight", "mapping.embed.bias"}
+    layer = (
+        "weight",
+        "bias",
+        "noise_strength",
+        "noise_const",
+        "resample_filter",
+        "affine.weight",
+        "affine.bias",
+    )
+    torgb = ("weight", "bias", "affine.weight", "affine.bias")
+    for r in resolutions:
+        block = f"synthesis.b{r}"
+        keys |= {f"{block}.resample_filter"} | {f"{block}.conv1.{p}" for p in layer}
+        keys |= {f"{block}.const"} if r == 4 else {f"{block}.conv0.{p}" for p in layer}
+        if architecture == "skip" or r == resolutions[-1]:
+            keys |= {f"{block}.torgb.{p}" for p in torgb}
+        if architecture == "resnet" and r > 4:
+            keys |= {f"{block}.skip.weight", f"{block}.skip.resample_filter"}
+    return keys
+
+
+def _expected_discriminator_keys(resolutions: list[int], architecture: str, c_dim: int) -> set[str]:
+    conv = ("weight", "bias", "resample_filter")
+    keys = {f"b4.{name}.{p}" for name in ("fc", "out") for p in ("weight", "bias")} | {
+        f"b4.conv.{p}" for p in conv
+    }
+    if architecture == "skip":
+        keys |= {f"b4.fromrgb.{p}" for p in conv}
+    if c_dim:
+        keys |= {f"mapping.{name}.{p}" for name in ("embed", "fc0", "fc1") for p in ("weight", "bias")}
+    for r in resolutions:
+        keys |= {f"b{r}.resample_filter"} | {f"b{r}.{name}.{p}" for name in ("conv0", "conv1") for p in conv}
+        if architecture == "skip" or r == resolutions[0]:
+            keys |= {f"b{r}.fromrgb.{p}" for p in conv}
+        if architecture == "resnet":
+            keys |= {f"b{r}.skip.weight", f"b{r}.skip.resample_filter"}
+    return keys
+
+
+@pytest.mark.parametrize("architecture", ["orig", "skip", "resnet"])
+@pytest.mark.parametrize("c_dim", [0, 2])
+def test_state_dict_names_follow_stylegan2_ada(architecture: str, c_dim: int) -> None:
+    G = tiny_generator(architecture=architecture, c_dim=c_dim)
+    assert set(G.state_dict()) == _expected_generator_keys([4, 8, 16], architecture, c_dim)
+    D = tiny_discriminator(architecture=architecture, c_dim=c_dim)
+    assert set(D.state_dict()) == _expected_discriminator_keys([16, 8], architecture, c_dim)
+    assert {n for n, _ in G.named_buffers()} == {
+        n for n in G.state_dict() if n.endswith(("_filter", "_const", "w_avg"))
+    }
