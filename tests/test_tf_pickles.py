@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import math
 import os
 import pickle
@@ -26,8 +27,11 @@ from typing import Any
 import numpy as np
 import pytest
 import torch
+from click.testing import CliRunner
 
+from sg2eval.cli.main import cli
 from sg2eval.errors import Sg2evalError
+from sg2model.io import load_network, save_network
 from sg2model.io.tf_convert import convert_discriminator, convert_generator
 from sg2model.io.tf_pickle import read_tf_pickle
 
@@ -795,3 +799,97 @@ def test_mismatched_or_unknown_variables_are_refused(tmp_path: Path) -> None:
     assert record is not None
     with pytest.raises(Sg2evalError, match="unsupported"):
         convert_generator(record)
+
+
+def test_snapshot_taken_while_growing_is_refused(tmp_path: Path) -> None:
+    state = v1_generator_state()
+    syn = state["components"]["synthesis"]
+    syn["variables"] = [(n, np.full((), 0.5, np.float32) if n == "lod" else v) for n, v in syn["variables"]]
+    with pytest.raises(Sg2evalError, match="lod"):
+        load_network(write_pickle(tmp_path / "growing.pkl", state, v1_discriminator_state(), state))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Tests: load_network, `sg2eval convert` and `sg2eval info`.
+
+
+def _official_like(tmp_path: Path, name: str = "stylegan2-ffhq-config-e.pkl") -> Path:
+    g = sg2_generator_state(resolution=16, fmap_base=64, name="G", seed=40)
+    gs = sg2_generator_state(resolution=16, fmap_base=64, seed=41)
+    return write_pickle(tmp_path / name, g, sg2_discriminator_state(resolution=16), gs)
+
+
+def test_load_network_reads_tf_pickles(tmp_path: Path) -> None:
+    path = _official_like(tmp_path)
+    bundle = load_network(path)
+    assert bundle.source_format == "tf-pkl" and len(bundle.sha256) == 64
+    assert bundle.G is not None and bundle.D is not None and bundle.G_ema is not None
+    assert bundle.meta["tf"]["G_ema"]["architecture"] == "stylegan2"
+    assert bundle.meta["tf"]["D"]["build_func_name"] == "D_stylegan2"
+    record = read_tf_pickle(path).Gs
+    assert record is not None
+    direct: Any = convert_generator(record).module
+    z = torch.from_numpy(seeds_z()).float()
+    net: Any = bundle.generator
+    with torch.no_grad():
+        torch.testing.assert_close(net(z, None, noise_mode="const"), direct(z, None, noise_mode="const"))
+
+
+def test_convert_then_info_verify(tmp_path: Path) -> None:
+    src = _official_like(tmp_path)
+    out = tmp_path / "net.sg2"
+    runner = CliRunner()
+    result = runner.invoke(cli, ["convert", str(src), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    result = runner.invoke(cli, ["info", str(out), "--verify", "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["verify"]["status"] == "exact"
+    assert summary["origin"] == "TensorFlow" and summary["format"] == "sg2"
+    assert summary["tf_architectures"] == {"G": "stylegan2", "D": "stylegan2", "G_ema": "stylegan2"}
+    rows = {row["network"]: row for row in summary["networks"]}
+    bundle = load_network(src)
+    assert rows["G_ema"]["parameters"] == sum(p.numel() for p in bundle.generator.parameters())
+    assert rows["G_ema"]["resolution"] == 16
+    # A damaged conversion (one weight changed) fails verification.
+    converted = load_network(out)
+    g_ema: Any = converted.G_ema
+    with torch.no_grad():
+        g_ema.synthesis.b16.torgb.bias.add_(0.5)
+    damaged = tmp_path / "damaged.sg2"
+    save_network(damaged, G=converted.G, D=converted.D, G_ema=g_ema, **converted.meta)
+    result = runner.invoke(cli, ["info", str(damaged), "--verify"])
+    assert result.exit_code != 0 and "differ" in result.output
+
+
+def test_info_on_a_tf_pickle_reports_origin_and_counts(tmp_path: Path) -> None:
+    src = _official_like(tmp_path)
+    result = CliRunner().invoke(cli, ["info", str(src), "--json"])
+    assert result.exit_code == 0, result.output
+    summary = json.loads(result.output)
+    assert summary["origin"] == "TensorFlow" and summary["sha256"] == read_tf_pickle(src).sha256
+    assert [row["network"] for row in summary["networks"]] == ["G", "D", "G_ema"]
+    assert all(row["parameters"] > 0 for row in summary["networks"])
+
+
+def test_stylegan1_network_round_trips_through_sg2(tmp_path: Path) -> None:
+    src = write_pickle(
+        tmp_path / "karras2019stylegan-like.pkl",
+        v1_generator_state(resolution=16),
+        v1_discriminator_state(resolution=16),
+        v1_generator_state(resolution=16, seed=50),
+    )
+    out = tmp_path / "v1.sg2"
+    result = CliRunner().invoke(cli, ["convert", str(src), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    original, converted = load_network(src), load_network(out)
+    assert type(converted.generator).__name__ == "StyleGAN1Generator"
+    assert type(converted.D).__name__ == "StyleGAN1Discriminator"
+    z = torch.from_numpy(seeds_z()).float()
+    g0: Any = original.generator
+    g1: Any = converted.generator
+    with torch.no_grad():
+        torch.testing.assert_close(g1(z, None, noise_mode="const"), g0(z, None, noise_mode="const"))
+    result = CliRunner().invoke(cli, ["info", str(out), "--verify", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.output)["verify"]["status"] == "exact"

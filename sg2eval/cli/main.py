@@ -20,6 +20,8 @@ COMMANDS: dict[str, str] = {
     "classifiers": "sg2eval.cli.classifiers:classifiers",
     "datasets": "sg2eval.cli.datasets:datasets",
     "separability": "sg2eval.cli.separability:separability",
+    "convert": "sg2eval.cli.convert:convert",
+    "info": "sg2eval.cli.info:info",
 }
 
 

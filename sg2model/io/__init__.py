@@ -2,7 +2,7 @@
 
 ``load_network`` sniffs the file: safetensors -> our format; a pickle naming ``torch_utils.persistence`` ->
 stylegan2-ada-pytorch (:mod:`sg2model.io.ada_pickle`); a pickle naming ``dnnlib.tflib`` -> the official
-TensorFlow format (reader module ``sg2model.io.tf_pickle``, looked up in :data:`READERS`). Pickles are
+TensorFlow format (``sg2model.io.tf_convert.read_tf_networks``, looked up in :data:`READERS`). Pickles are
 always read with a restricted unpickler that never runs code stored in the file.
 """
 
@@ -27,7 +27,7 @@ Reader = Callable[[Path], tuple[dict[str, nn.Module], dict[str, Any]]]
 READERS: dict[str, tuple[str, str]] = {
     "sg2": ("sg2model.io.native", "read_native"),
     "ada-pkl": ("sg2model.io.ada_pickle", "read_ada_pickle"),
-    "tf-pkl": ("sg2model.io.tf_pickle", "read_tf_pickle"),
+    "tf-pkl": ("sg2model.io.tf_convert", "read_tf_networks"),
 }
 # Byte strings whose presence near the start of a pickle tells which code wrote it.
 PICKLE_MARKERS: tuple[tuple[bytes, str], ...] = ((b"torch_utils", "ada-pkl"), (b"dnnlib.tflib", "tf-pkl"))

@@ -22,7 +22,7 @@ from sg2eval.errors import Sg2evalError
 from sg2eval.io_utils import atomic_path
 from sg2model.configs import DiscriminatorSpec, GeneratorSpec, spec_from_dict, spec_to_dict
 from sg2model.io.ada_pickle import load_state_strict
-from sg2model.networks import Discriminator, Generator
+from sg2model.networks import Discriminator, Generator, stylegan1
 
 FORMAT_NAME = "sg2model-network"
 FORMAT_VERSION = "1"
@@ -31,6 +31,8 @@ NETWORK_KEYS = ("G", "D", "G_ema")
 NETWORK_BUILDERS: dict[type, Callable[[Any], nn.Module]] = {
     GeneratorSpec: Generator.from_spec,
     DiscriminatorSpec: Discriminator.from_spec,
+    stylegan1.StyleGAN1GeneratorSpec: stylegan1.StyleGAN1Generator.from_spec,  # TF config A / StyleGAN v1
+    stylegan1.StyleGAN1DiscriminatorSpec: stylegan1.StyleGAN1Discriminator.from_spec,
 }
 
 

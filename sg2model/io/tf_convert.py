@@ -43,10 +43,12 @@ TF build functions          what                                        our modu
 
 from __future__ import annotations
 
+import hashlib
 import math
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -55,7 +57,7 @@ from torch import nn
 
 from sg2eval.errors import Sg2evalError
 from sg2model.configs import DiscriminatorSpec, GeneratorSpec, MappingSpec, SynthesisSpec
-from sg2model.io.tf_pickle import TFNetworkRecord
+from sg2model.io.tf_pickle import TFNetworkRecord, read_tf_pickle
 from sg2model.networks.discriminator import Discriminator
 from sg2model.networks.stylegan1 import (
     StyleGAN1Discriminator,
@@ -601,3 +603,118 @@ def convert_discriminator(record: TFNetworkRecord) -> Converted:
     where = f"TF discriminator '{record.name}'"
     load_into(module, apply_rules(rules, record.all_variables(), where), where)
     return Converted(module.eval().requires_grad_(False), arch, record.build_func_name, tuple(rules))
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Whole pickles, for ``sg2model.load_network``.
+
+
+def _check_final_level(record: TFNetworkRecord) -> None:
+    """Progressive-growing networks are converted at their final level; a snapshot taken while growing
+    (``lod > 0``) blends two resolutions and is refused."""
+    for net in record.walk():
+        lod = net.variables.get("lod")
+        if lod is not None and float(np.asarray(lod)) != 0.0:
+            raise Sg2evalError(
+                f"TF network '{net.name}' has lod={float(np.asarray(lod))} (taken while growing); only "
+                "networks at their final level (lod 0) load"
+            )
+
+
+def _json_safe(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _json_safe(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_json_safe(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return repr(value)
+
+
+def describe_record(record: TFNetworkRecord, converted: Converted) -> dict[str, Any]:
+    """JSON-able provenance of one converted network (stored in the bundle's metadata)."""
+    return {
+        "architecture": converted.architecture,
+        "build_func_name": record.build_func_name,
+        "components": {key: comp.build_func_name for key, comp in record.components.items()},
+        "static_kwargs": _json_safe(record.static_kwargs),
+        "tf_num_variables": len(record.all_variables()),
+        "build_module_sha256": record.build_module_sha256,
+    }
+
+
+def read_tf_networks(path: Path) -> tuple[dict[str, nn.Module], dict[str, Any]]:
+    """Reader for ``load_network``: a TF pickle's ``(G, D, Gs)`` as our ``G``, ``D``, ``G_ema``.
+
+    A single-network pickle (an attribute classifier) becomes ``D`` (or ``G_ema`` for a generator).
+    """
+    tf = read_tf_pickle(path)
+    networks: dict[str, nn.Module] = {}
+    provenance: dict[str, Any] = {}
+    for key, record in (("G", tf.G), ("D", tf.D), ("G_ema", tf.Gs)):
+        if record is None:
+            continue
+        _check_final_level(record)
+        converted = convert_discriminator(record) if key == "D" else convert_generator(record)
+        networks[key] = converted.module
+        provenance[key] = describe_record(record, converted)
+    return networks, {"source_format": "tf-pkl", "source_sha256": tf.sha256, "tf": provenance}
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Conversion checks: a fingerprint of rendered images stored with the converted file.
+
+FINGERPRINT_SEEDS = (0, 1, 2, 3)
+
+
+@dataclass(frozen=True)
+class FingerprintCheck:
+    """Result of re-rendering a stored fingerprint: ``status`` is 'exact' (same uint8 hash), 'close'
+    (hash differs, float statistics within ``tolerance``: another CPU or torch build) or 'mismatch'."""
+
+    status: str
+    expected_sha256: str
+    actual_sha256: str
+    max_stat_diff: float
+    tolerance: float
+
+    @property
+    def ok(self) -> bool:
+        return self.status in ("exact", "close")
+
+
+def render_fingerprint(G: nn.Module, seeds: tuple[int, ...] = FINGERPRINT_SEEDS) -> dict[str, Any]:
+    """Render ``seeds`` (z = ``RandomState(seed).randn(z_dim)`` as NVIDIA's generate scripts, psi 1, constant
+    noise, zero labels) and return the SHA-256 of the uint8 images ``(x * 127.5 + 128).clamp(0, 255)`` plus
+    per-image mean and standard deviation of the float output."""
+    net: Any = G
+    z = np.stack([np.random.RandomState(seed).randn(net.z_dim) for seed in seeds])
+    c = torch.zeros([len(seeds), net.c_dim]) if net.c_dim else None
+    with torch.no_grad():
+        img = net(torch.from_numpy(z).float(), c, truncation_psi=1, noise_mode="const").to(torch.float32)
+    uint8 = (img * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+    return {
+        "seeds": list(seeds),
+        "truncation_psi": 1,
+        "noise_mode": "const",
+        "sha256": hashlib.sha256(uint8.numpy().tobytes()).hexdigest(),
+        "means": [float(v) for v in img.mean(dim=[1, 2, 3])],
+        "stds": [float(v) for v in img.std(dim=[1, 2, 3])],
+    }
+
+
+def check_fingerprint(G: nn.Module, stored: dict[str, Any], tolerance: float = 1e-3) -> FingerprintCheck:
+    """Re-render the stored fingerprint's seeds with ``G`` and compare (see :class:`FingerprintCheck`)."""
+    try:
+        fresh = render_fingerprint(G, tuple(int(s) for s in stored["seeds"]))
+        expected = np.array(stored["means"] + stored["stds"], dtype=np.float64)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Sg2evalError(f"the stored render fingerprint is malformed ({exc}); convert again") from exc
+    diff = float(np.max(np.abs(np.array(fresh["means"] + fresh["stds"]) - expected)))
+    if fresh["sha256"] == stored["sha256"]:
+        status = "exact"
+    else:
+        status = "close" if diff <= tolerance else "mismatch"
+    return FingerprintCheck(status, str(stored["sha256"]), fresh["sha256"], diff, tolerance)

@@ -30,6 +30,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from sg2eval.errors import Sg2evalError
+from sg2model.configs import register_spec_kind
 from sg2model.networks.mapping import truncate
 
 _SQRT2 = math.sqrt(2.0)
@@ -65,7 +66,6 @@ class StyleGAN1GeneratorSpec:
     fused_scale: str = "auto"
     blur_filter: tuple[float, ...] = (1.0, 2.0, 1.0)
     preset: str | None = None
-    kind: str = "stylegan1-generator"
 
     def __post_init__(self) -> None:
         _check_resolution(self.img_resolution)
@@ -99,7 +99,6 @@ class StyleGAN1DiscriminatorSpec:
     fused_scale: str = "auto"
     blur_filter: tuple[float, ...] = (1.0, 2.0, 1.0)
     preset: str | None = None
-    kind: str = "stylegan1-discriminator"
 
     def __post_init__(self) -> None:
         _check_resolution(self.img_resolution)
@@ -476,3 +475,7 @@ class StyleGAN1Discriminator(nn.Module):
         x = F.leaky_relu(self.b4["conv"](x), _LRELU_SLOPE)
         x = F.leaky_relu(self.b4["fc"](x.flatten(1)), _LRELU_SLOPE)
         return self.b4["out"](x)  # [N, out_features]
+
+
+register_spec_kind("stylegan1-generator", StyleGAN1GeneratorSpec)
+register_spec_kind("stylegan1-discriminator", StyleGAN1DiscriminatorSpec)
