@@ -7,6 +7,7 @@ published hash, so they are always recorded as unverified; their SHA-256 still e
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -22,7 +23,9 @@ def load_torchscript(path: str | Path, device: torch.device) -> torch.jit.Script
     """``torch.jit.load`` onto ``device`` in eval mode, with a one-line error for non-TorchScript files."""
     if sniff_format(path) != "torchscript":
         raise Sg2evalError(f"{path} is not a TorchScript archive; save the detector with torch.jit.save")
-    module = torch.jit.load(str(path), map_location=device)
+    with warnings.catch_warnings():  # the official detectors exist only as TorchScript; no other way to load
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.load` is deprecated", category=FutureWarning)
+        module = torch.jit.load(str(path), map_location=device)
     return module.eval()
 
 
