@@ -58,7 +58,9 @@ def detect_format(path: str | os.PathLike[str]) -> str:
     """'sg2', 'ada-pkl' or 'tf-pkl' from the file's first bytes; anything else raises Sg2evalError."""
     with open(path, "rb") as handle:
         head = handle.read(_SNIFF_BYTES)
-    if len(head) > 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < len(head) + (100 << 20):
+    # safetensors: an 8-byte little-endian header length, then the JSON header.
+    header_bytes = int.from_bytes(head[:8], "little")
+    if len(head) > 9 and head[8:9] == b"{" and 8 + header_bytes <= os.path.getsize(path):
         return "sg2"
     if head[:1] == b"\x80":
         for marker, kind in PICKLE_MARKERS:
