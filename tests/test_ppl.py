@@ -524,3 +524,127 @@ def test_histogram_png_is_written(tmp_path) -> None:
         save_histogram([np.nan], tmp_path / "x.png")
     with pytest.raises(Sg2evalError):
         save_image_grid(np.zeros((2, 2, 4, 4), np.uint8), tmp_path / "x.png")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Real sg2model networks, the LPIPS backends and the command line.
+
+
+def tiny_sg2_generator(noise_strength: float = 0.5, c_dim: int = 0) -> nn.Module:
+    from sg2model import Generator
+
+    torch.manual_seed(0)
+    G = Generator(
+        z_dim=16,
+        c_dim=c_dim,
+        w_dim=16,
+        img_resolution=32,
+        img_channels=3,
+        channel_base=256,
+        channel_max=32,
+        mapping_kwargs={"num_layers": 2},
+    ).eval()
+    with torch.no_grad():
+        for name, param in G.named_parameters():
+            if name.endswith("noise_strength"):
+                param.fill_(noise_strength)
+    return G
+
+
+def test_sg2model_generator_shares_noise_between_the_two_ends_of_a_pair() -> None:
+    G = tiny_sg2_generator(noise_strength=2.0)
+    config = PPLConfig(space="w", sampling="full", num_samples=4, epsilon=1e-4)
+    img_t, img_eps, _ = P.path_images(G, config, 0, range(4), torch.device("cpu"))
+    # A 1e-4 step in w barely moves the image; different noise would change it by O(1).
+    assert (img_t - img_eps).abs().max() < 1e-2
+    other = P.path_images(G, config, 1, range(4), torch.device("cpu"))[0]
+    assert (img_t - other).abs().max() > 0.1
+    # Official per-minibatch sharing: pairs 0 and 1 see the same noise maps.
+    shapes = G.synthesis.noise_shapes()
+    noise = P.draw_noise(0, range(4), shapes, noise_group=2)
+    assert all(torch.equal(n[0], n[1]) and not torch.equal(n[1], n[2]) for n in noise.values())
+
+
+@pytest.mark.parametrize("space", ["w", "z"])
+def test_sg2model_generator_batch_size_changes_only_rounding(space: str) -> None:
+    G = tiny_sg2_generator(c_dim=3)
+    config = PPLConfig(space=space, sampling="full", num_samples=6, epsilon=1e-2, noise_group=2)
+    runs = [run(G, config, seed=1, batch_size=b) for b in (1, 6)]
+    np.testing.assert_allclose(runs[1].per_item["distance"], runs[0].per_item["distance"], rtol=1e-3)
+    assert runs[0].value > 0
+
+
+@pytest.fixture()
+def offline_weights(tmp_path, monkeypatch: pytest.MonkeyPatch):
+    from tests.helpers.fake_weights import isolate_weight_search, write_nvidia_vgg16_torchscript
+
+    isolate_weight_search(monkeypatch, tmp_path / "search")
+    return write_nvidia_vgg16_torchscript(tmp_path / "vgg16.pt", seed=2)
+
+
+@pytest.mark.filterwarnings("ignore::sg2eval.weights.UnverifiedWeightsWarning")
+def test_ppl_api_with_nvidia_lpips_records_the_backend(offline_weights) -> None:
+    G = tiny_sg2_generator()
+    result = P.ppl(G, "ppl_wend", num_samples=6, lpips="vgg16-nv", lpips_weights=str(offline_weights))
+    assert result.provenance["lpips"]["lpips"] == "vgg16-nv"
+    assert len(result.provenance["lpips"]["weights_sha256"]) == 64
+    assert result.params["crop"] is True and np.isfinite(result.value) and result.value > 0
+
+
+def test_missing_lpips_file_is_one_clear_error(offline_weights) -> None:
+    with pytest.raises(Sg2evalError, match="weights not found: vgg16.pt"):
+        P.ppl(tiny_sg2_generator(), num_samples=4, lpips="vgg16-nv")
+
+
+@pytest.mark.slow
+@pytest.mark.filterwarnings("ignore::sg2eval.weights.UnverifiedWeightsWarning")
+def test_agrees_with_torchmetrics_using_the_lpips_package_vgg(tmp_path, offline_weights, monkeypatch) -> None:
+    """Our ``lpips-vgg`` backend on a real sg2model generator against torchmetrics given the lpips package's
+    VGG LPIPS loaded with the same (seeded random) backbone file."""
+    from tests.helpers.fake_weights import write_vgg16_torchvision
+    from tests.test_detectors_vgg_lpips import lpips_package_model
+
+    vgg_pth = write_vgg16_torchvision(tmp_path / "vgg16-397923af.pth", seed=1)
+    G = tiny_sg2_generator(noise_strength=0.0)
+    n, eps = 30, 1e-2
+    result = P.ppl(
+        G, num_samples=n, epsilon=eps, lpips="lpips-vgg", lpips_weights=str(vgg_pth), batch_size=10
+    )
+    assert result.provenance["lpips"]["lpips"] == "lpips-vgg"
+    draws = P.draw_pairs(0, range(n), G.z_dim, 0, full=False)
+    queued = [G.mapping(draws.z0, None), G.mapping(draws.z1, None)]
+    theirs = torchmetrics_scores(G, "w", queued, n, eps, lpips_package_model(vgg_pth, monkeypatch))
+    np.testing.assert_allclose(result.per_item["distance"], theirs, rtol=5e-3)
+
+
+@pytest.mark.filterwarnings("ignore::sg2eval.weights.UnverifiedWeightsWarning")
+def test_cli_writes_json_per_image_csv_and_figures(tmp_path, offline_weights) -> None:
+    import pandas as pd
+    from click.testing import CliRunner
+
+    from sg2eval.cli.main import cli
+    from sg2model import save_network
+
+    net = save_network(tmp_path / "tiny.sg2", G_ema=tiny_sg2_generator())
+    out = tmp_path / "out"
+    args = ["ppl", "--network", str(net), "--preset", "ppl_zfull", "--num", "24", "--no-crop", "--seed", "3"]
+    args += ["--batch-size", "5", "--lpips", "vgg16-nv", "--lpips-weights", str(offline_weights)]
+    args += ["--device", "cpu", "--json", str(out / "ppl.json"), "--per-image", str(out / "scores.csv")]
+    args += ["--plots", str(out / "figs")]
+    res = CliRunner().invoke(cli, args)
+    assert res.exit_code == 0, res.output
+    payload = json.loads((out / "ppl.json").read_text())
+    assert payload["metric"] == "ppl" and payload["value"] > 0
+    assert payload["params"]["preset"] == "ppl_zfull" and payload["params"]["crop"] is False
+    assert payload["params"]["space"] == "z" and payload["params"]["num_samples"] == 24
+    assert payload["provenance"]["network"]["source_format"] == "sg2"
+    assert payload["provenance"]["lpips"]["lpips"] == "vgg16-nv"
+    table = pd.read_csv(out / "scores.csv")
+    assert list(table.columns) == ["index", "t", "distance", "kept"] and len(table) == 24
+    assert table["distance"][table["kept"]].mean() == pytest.approx(payload["value"], rel=1e-9)
+    for name in ("ppl_histogram.png", "ppl_low.png", "ppl_high.png"):
+        assert (out / "figs" / name).read_bytes()[:4] == b"\x89PNG"
+    # A missing network is one line with a non-zero exit.
+    res = CliRunner().invoke(cli, ["ppl", "--network", str(tmp_path / "nope.sg2"), "--lpips-weights",
+                                   str(offline_weights), "--device", "cpu"])  # fmt: skip
+    assert res.exit_code != 0 and "does not exist" in res.output

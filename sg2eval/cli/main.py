@@ -16,6 +16,7 @@ from sg2eval import __version__
 from sg2eval.errors import Sg2evalError
 
 COMMANDS: dict[str, str] = {
+    "ppl": "sg2eval.cli.ppl:ppl_command",
     "weights": "sg2eval.cli.weights:weights",
     "classifiers": "sg2eval.cli.classifiers:classifiers",
     "datasets": "sg2eval.cli.datasets:datasets",

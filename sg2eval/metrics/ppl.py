@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any
 
 import numpy as np
 import torch
@@ -39,13 +39,9 @@ _LATENT_STREAM = 0
 _NOISE_STREAM = 1
 
 
-class GeneratorLike(Protocol):
-    """What :func:`compute_ppl` needs from a generator (see the module docstring)."""
-
-    z_dim: int
-    c_dim: int
-    mapping: Any
-    synthesis: Any
+#: Any object with ``z_dim``, ``c_dim``, ``mapping`` and ``synthesis`` as described in the module docstring
+#: (an ``sg2model.Generator``, a StyleGAN (v1) generator, or a test double).
+GeneratorLike = Any
 
 
 # ----------------------------------------------------------------------------------------------------------
