@@ -309,3 +309,22 @@ for _g in G_ARCHITECTURES:
                 channel_base=16384,
             )
         )
+
+# Table 1 configs B-D: the revised StyleGAN (weight demodulation, progressive growing) at its final level is
+# the 'orig' architecture (see sg2model.networks.revised). Config A (StyleGAN v1, AdaIN) is not a StyleGAN2
+# spec: build it with sg2model.networks.stylegan1.StyleGAN1Generator.from_config('A', resolution).
+_REVISED_ROWS = {
+    "B": "+ Weight demodulation",
+    "C": "+ Lazy regularization",
+    "D": "+ Path length regularization",
+}
+for _name, _row in _REVISED_ROWS.items():
+    register_preset(
+        Preset(
+            name=_name,
+            paper_row=f"Table 1, config {_name}: '{_row}' (revised StyleGAN, progressive growing at lod 0)",
+            g_architecture="orig",
+            d_architecture="orig",
+            channel_base=16384,
+        )
+    )

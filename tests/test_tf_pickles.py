@@ -31,9 +31,17 @@ from click.testing import CliRunner
 
 from sg2eval.cli.main import cli
 from sg2eval.errors import Sg2evalError
+from sg2model.configs import get_preset
 from sg2model.io import load_network, save_network
-from sg2model.io.tf_convert import convert_discriminator, convert_generator
-from sg2model.io.tf_pickle import read_tf_pickle
+from sg2model.io.tf_convert import (
+    convert_discriminator,
+    convert_generator,
+    discriminator_rules,
+    generator_rules,
+)
+from sg2model.io.tf_pickle import TFNetworkRecord, read_tf_pickle
+from sg2model.networks import Discriminator, Generator
+from sg2model.networks.stylegan1 import StyleGAN1Discriminator, StyleGAN1Generator
 
 SQRT2 = math.sqrt(2.0)
 W_DIM = 16
@@ -893,3 +901,87 @@ def test_stylegan1_network_round_trips_through_sg2(tmp_path: Path) -> None:
     result = CliRunner().invoke(cli, ["info", str(out), "--verify", "--json"])
     assert result.exit_code == 0, result.output
     assert json.loads(result.output)["verify"]["status"] == "exact"
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Tests: presets A-D, StyleGAN2-ADA (TF) networks, name tables at the official sizes.
+
+
+def test_presets_a_to_d() -> None:
+    for name in ("B", "C", "D"):
+        G = Generator.from_config(name, 32)
+        D = Discriminator.from_config(name, 32)
+        assert G.config.synthesis.architecture == "orig" and D.config.architecture == "orig"
+        assert G.config.synthesis.channel_base == 16384 and G.config.preset == name
+        assert "Table 1" in get_preset(name).paper_row
+    g_a = StyleGAN1Generator.from_config("A", 32)
+    assert g_a.config.channel_base == 16384 and g_a.num_ws == 8
+    assert StyleGAN1Discriminator.from_config("A-large", 32).config.channel_base == 32768
+    with pytest.raises(Sg2evalError):
+        StyleGAN1Generator.from_config("Z", 32)
+    with pytest.raises(Sg2evalError):
+        StyleGAN1Generator.from_config("A", 32, no_such_option=1)
+
+
+def test_stylegan2_ada_tf_networks(tmp_path: Path) -> None:
+    g = sg2_generator_state(resolution=8, synthesis_func="G_synthesis")
+    g["components"]["synthesis"]["static_kwargs"]["conv_clamp"] = 256
+    g["components"]["mapping"]["static_kwargs"].pop("mapping_fmaps")  # ADA's default: dlatent_size
+    d = sg2_discriminator_state(resolution=8, func="D_main")
+    tf = read_tf_pickle(write_pickle(tmp_path / "ada-tf.pkl", g, d, g))
+    assert tf.Gs is not None and tf.D is not None
+    converted = convert_generator(tf.Gs)
+    G: Any = converted.module
+    assert converted.architecture == "stylegan2-ada-tf" and G.config.synthesis.conv_clamp == 256
+    assert convert_discriminator(tf.D).architecture == "stylegan2-ada-tf"
+    v = flat_vars(g)
+    z = seeds_z()
+    ref = np_sg2_synthesis(v, np.repeat(np_sg2_mapping(v, z)[:, None], 4, axis=1), 8)
+    with torch.no_grad():
+        img = G(torch.from_numpy(z).float(), None, noise_mode="const").numpy()
+    np.testing.assert_allclose(img, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
+
+
+def _kwargs_only(
+    func: str, kwargs: dict[str, Any], components: dict[str, TFNetworkRecord] | None = None
+) -> TFNetworkRecord:
+    return TFNetworkRecord(4, func, func, kwargs, components or {}, {})
+
+
+@pytest.mark.parametrize(
+    ("synthesis_func", "top", "extra"),
+    [
+        ("G_synthesis_stylegan2", "G_main", {"fmap_base": 16384}),  # config F
+        ("G_synthesis_stylegan2", "G_main", {"fmap_base": 8192, "architecture": "resnet"}),  # Table 2
+        ("G_synthesis_stylegan_revised", "G_main", {"fmap_base": 8192}),  # configs B-D
+        ("G_synthesis", "G_style", {}),  # config A / StyleGAN v1 (fmap_base 8192 default)
+    ],
+)
+def test_name_tables_cover_official_1024_networks(
+    synthesis_func: str, top: str, extra: dict[str, Any]
+) -> None:
+    kwargs = {"num_channels": 3, "resolution": 1024, "label_size": 0, **extra}
+    comps = {"synthesis": _kwargs_only(synthesis_func, kwargs), "mapping": _kwargs_only("G_mapping", kwargs)}
+    module, _, rules = generator_rules(_kwargs_only(top, kwargs, comps))
+    keys = {k for k in module.state_dict() if not k.endswith("resample_filter")}
+    assert {rule.ours for rule in rules} == keys
+    assert len({rule.tf for rule in rules}) == len(rules)
+    net: Any = module
+    assert net.num_ws == 18
+    params = sum(p.numel() for p in module.parameters())
+    if extra.get("fmap_base") == 16384:  # config F: about 30M parameters (paper, footnote on E -> F)
+        assert 29e6 < params < 31e6
+    if top == "G_style":  # StyleGAN v1 FFHQ 1024: 26.2M parameters in G
+        assert 26.0e6 < params < 26.4e6
+
+
+@pytest.mark.parametrize(
+    ("func", "extra"), [("D_stylegan2", {"fmap_base": 16384}), ("D_stylegan", {}), ("D_basic", {})]
+)
+def test_discriminator_name_tables_cover_official_1024_networks(func: str, extra: dict[str, Any]) -> None:
+    record = _kwargs_only(func, {"num_channels": 3, "resolution": 1024, "label_size": 0, **extra})
+    module, _, rules = discriminator_rules(record)
+    keys = {k for k in module.state_dict() if not k.endswith("resample_filter")}
+    assert {rule.ours for rule in rules} == keys
+    if func == "D_stylegan2":  # config F: about 29M parameters
+        assert 28e6 < sum(p.numel() for p in module.parameters()) < 30e6

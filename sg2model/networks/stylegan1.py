@@ -387,6 +387,11 @@ class StyleGAN1Generator(nn.Module):
     def from_spec(cls, spec: StyleGAN1GeneratorSpec) -> StyleGAN1Generator:
         return cls(spec)
 
+    @classmethod
+    def from_config(cls, name: str, resolution: int, **overrides: Any) -> StyleGAN1Generator:
+        """Generator of preset ``name`` ('A', 'A-large') at ``resolution`` (random weights)."""
+        return cls(stylegan1_generator_spec(name, resolution, **overrides))
+
     def forward(
         self,
         z: torch.Tensor,
@@ -461,6 +466,11 @@ class StyleGAN1Discriminator(nn.Module):
     def from_spec(cls, spec: StyleGAN1DiscriminatorSpec) -> StyleGAN1Discriminator:
         return cls(spec)
 
+    @classmethod
+    def from_config(cls, name: str, resolution: int, **overrides: Any) -> StyleGAN1Discriminator:
+        """Discriminator of preset ``name`` ('A', 'A-large') at ``resolution`` (random weights)."""
+        return cls(stylegan1_discriminator_spec(name, resolution, **overrides))
+
     def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         expected = (self.img_channels, self.img_resolution, self.img_resolution)
         if img.ndim != 4 or tuple(img.shape[1:]) != expected:
@@ -475,6 +485,35 @@ class StyleGAN1Discriminator(nn.Module):
         x = F.leaky_relu(self.b4["conv"](x), _LRELU_SLOPE)
         x = F.leaky_relu(self.b4["fc"](x.flatten(1)), _LRELU_SLOPE)
         return self.b4["out"](x)  # [N, out_features]
+
+
+#: Table 1 config A (the StyleGAN baseline: TF ``fmap_base`` 8192) and its large variant (row "A-large").
+STYLEGAN1_PRESETS: dict[str, int] = {"A": 16384, "A-large": 32768}
+
+
+def _preset_channel_base(name: str) -> int:
+    if name not in STYLEGAN1_PRESETS:
+        raise Sg2evalError(f"unknown StyleGAN v1 config {name!r}; known: {', '.join(STYLEGAN1_PRESETS)}")
+    return STYLEGAN1_PRESETS[name]
+
+
+def stylegan1_generator_spec(name: str, resolution: int, **overrides: Any) -> StyleGAN1GeneratorSpec:
+    """Spec of preset ``name`` ('A' or 'A-large') at ``resolution``; overrides name spec fields."""
+    base = {"img_resolution": resolution, "channel_base": _preset_channel_base(name), "preset": name}
+    return _build_spec(StyleGAN1GeneratorSpec, {**base, **overrides})
+
+
+def stylegan1_discriminator_spec(name: str, resolution: int, **overrides: Any) -> StyleGAN1DiscriminatorSpec:
+    """Discriminator spec of preset ``name`` at ``resolution``."""
+    base = {"img_resolution": resolution, "channel_base": _preset_channel_base(name), "preset": name}
+    return _build_spec(StyleGAN1DiscriminatorSpec, {**base, **overrides})
+
+
+def _build_spec(cls: Any, values: dict[str, Any]) -> Any:
+    try:
+        return cls(**values)
+    except TypeError as exc:
+        raise Sg2evalError(f"bad option for {cls.__name__} ({exc}); see sg2model.networks.stylegan1") from exc
 
 
 register_spec_kind("stylegan1-generator", StyleGAN1GeneratorSpec)
