@@ -12,6 +12,7 @@ LPIPS lives in :mod:`sg2eval.detectors.lpips` (``get_lpips``).
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -38,7 +39,7 @@ __all__ = [
 
 def get_detector(
     name_or_path: str | Callable[[torch.Tensor], Any],
-    weights: str | None = None,
+    weights: str | os.PathLike[str] | None = None,
     device: str | torch.device = "cpu",
 ) -> Detector:
     """Build a detector. ``weights`` names an explicit weight file (any supported format, told apart by

@@ -18,6 +18,7 @@ and the pool branch of the last block (``Mixed_7c``) uses a 3x3 max pool instead
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -290,7 +291,7 @@ class InceptionDetector(Detector):
         return {**super().describe(), "format": self.format}
 
 
-def inception_weights(weights: str | None) -> WeightsFile:
+def inception_weights(weights: str | os.PathLike[str] | None) -> WeightsFile:
     """Find the Inception weights: an explicit file in either format (told by content), else the
     pytorch-fid ``.pth`` or NVIDIA's ``.pt``, whichever is found first, else download the ``.pth``
     (the one with a published hash)."""

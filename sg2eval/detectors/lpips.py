@@ -21,6 +21,7 @@ Backends, recorded in provenance by ``name``:
 from __future__ import annotations
 
 import hashlib
+import os
 from typing import Any
 
 import torch
@@ -148,7 +149,7 @@ class LpipsVgg(PerceptualDistance):
 
 
 def get_lpips(
-    name: str = "auto", weights: str | None = None, device: str | torch.device = "cpu"
+    name: str = "auto", weights: str | os.PathLike[str] | None = None, device: str | torch.device = "cpu"
 ) -> PerceptualDistance:
     """The LPIPS backend ``name`` (``'vgg16-nv'``, ``'lpips-vgg'`` or ``'auto'``).
 

@@ -17,6 +17,8 @@ Two detectors, which are *not* the same network weights, so results record which
 
 from __future__ import annotations
 
+import os
+
 import torch
 import torchvision
 
@@ -67,7 +69,7 @@ class Vgg16TorchvisionDetector(Detector):
         return self.net.classifier[:5](x)  # fc1, ReLU, Dropout (off in eval), fc2, ReLU: [N, 4096]
 
 
-def vgg16_weights(kind: str, weights: str | None) -> WeightsFile:
+def vgg16_weights(kind: str, weights: str | os.PathLike[str] | None) -> WeightsFile:
     """Weights for ``vgg16-nv`` (TorchScript) or ``vgg16-tv`` (state dict); an explicit file in the other
     format gets an error that names the right detector."""
     if weights is not None:
@@ -81,7 +83,9 @@ def vgg16_weights(kind: str, weights: str | None) -> WeightsFile:
     return find_weights(kind, explicit=weights)
 
 
-def vgg16_detector(kind: str, weights: str | None = None, device: str | torch.device = "cpu") -> Detector:
+def vgg16_detector(
+    kind: str, weights: str | os.PathLike[str] | None = None, device: str | torch.device = "cpu"
+) -> Detector:
     """The ``vgg16-nv`` or ``vgg16-tv`` detector."""
     wf = vgg16_weights(kind, weights)
     if kind == "vgg16-tv":
