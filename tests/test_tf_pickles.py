@@ -985,3 +985,49 @@ def test_discriminator_name_tables_cover_official_1024_networks(func: str, extra
     assert {rule.ours for rule in rules} == keys
     if func == "D_stylegan2":  # config F: about 29M parameters
         assert 28e6 < sum(p.numel() for p in module.parameters()) < 30e6
+
+
+def test_conditional_stylegan2_ada_tf_networks(tmp_path: Path) -> None:
+    c_dim = 3
+    g = sg2_generator_state(resolution=8, synthesis_func="G_synthesis")
+    mapping = g["components"]["mapping"]
+    mapping["static_kwargs"]["label_size"] = c_dim
+    rng = np.random.RandomState(60)
+    embed_w = rng.randn(c_dim, Z_DIM).astype(np.float32)
+    embed_b = rng.randn(Z_DIM).astype(np.float32)
+    first = (rng.randn(2 * Z_DIM, W_DIM) * 100).astype(np.float32)  # Dense0 now sees [z, embedded label]
+    mapping["variables"] = [("LabelEmbed/weight", embed_w), ("LabelEmbed/bias", embed_b)] + [
+        (n, first if n == "Dense0/weight" else v) for n, v in mapping["variables"]
+    ]
+    d = sg2_discriminator_state(resolution=8, func="D_main")
+    d["static_kwargs"].update(label_size=c_dim, mapping_layers=1, mapping_fmaps=8)
+    d_rng = np.random.RandomState(61)
+    d["variables"] = [(n, v) for n, v in d["variables"] if not n.startswith("Output/")] + [
+        ("LabelEmbed/weight", d_rng.randn(c_dim, 8).astype(np.float32)),
+        ("LabelEmbed/bias", np.zeros(8, np.float32)),
+        ("Mapping0/weight", d_rng.randn(8, 8).astype(np.float32) * 10),
+        ("Mapping0/bias", np.zeros(8, np.float32)),
+        ("Output/weight", d_rng.randn(32, 8).astype(np.float32)),
+        ("Output/bias", np.zeros(8, np.float32)),
+    ]
+    tf = read_tf_pickle(write_pickle(tmp_path / "cifar-like.pkl", g, d, g))
+    assert tf.Gs is not None and tf.D is not None
+    G: Any = convert_generator(tf.Gs).module
+    D: Any = convert_discriminator(tf.D).module
+    assert G.c_dim == c_dim and D.c_dim == c_dim
+    z = seeds_z()
+    c = np.eye(c_dim)[[0, 2]]
+    y = c @ (embed_w / np.sqrt(c_dim)) + embed_b
+    y = y / np.sqrt(np.mean(y**2, axis=1, keepdims=True) + 1e-8)
+    x = np.concatenate([z / np.sqrt(np.mean(z**2, axis=1, keepdims=True) + 1e-8), y], axis=1)
+    for i in range(3):
+        w = flat_vars(g)[f"mapping/Dense{i}/weight"] if i else first
+        x = (
+            np_lrelu(x @ (w * 0.01 / np.sqrt(x.shape[1])) + flat_vars(g)[f"mapping/Dense{i}/bias"] * 0.01)
+            * SQRT2
+        )
+    with torch.no_grad():
+        ws = G.mapping(torch.from_numpy(z).float(), torch.from_numpy(c).float())
+        logits = D(torch.randn(2, 3, 8, 8), torch.from_numpy(c).float())
+    np.testing.assert_allclose(ws[:, 0].numpy(), x, rtol=1e-4, atol=1e-5)
+    assert logits.shape == (2, 1) and torch.isfinite(logits).all()
