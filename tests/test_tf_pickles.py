@@ -1031,3 +1031,23 @@ def test_conditional_stylegan2_ada_tf_networks(tmp_path: Path) -> None:
         logits = D(torch.randn(2, 3, 8, 8), torch.from_numpy(c).float())
     np.testing.assert_allclose(ws[:, 0].numpy(), x, rtol=1e-4, atol=1e-5)
     assert logits.shape == (2, 1) and torch.isfinite(logits).all()
+
+
+def test_stylegan1_noise_inputs_override_each_layer(tmp_path: Path) -> None:
+    record = read_tf_pickle(write_pickle(tmp_path / "v1.pkl", v1_generator_state(resolution=8))).Gs
+    assert record is not None
+    G: Any = convert_generator(record).module
+    shapes = G.synthesis.noise_shapes()
+    assert list(shapes) == ["b4.input", "b4.conv", "b8.conv0", "b8.conv1"]
+    assert shapes["b8.conv0"] == (8, 8)
+    ws = G.mapping(torch.from_numpy(seeds_z()).float(), None)
+    const = {
+        name: getattr(G.synthesis, name.split(".")[0])[name.split(".")[1]].noise_const for name in shapes
+    }
+    noise = {name: value.expand(2, 1, *value.shape) for name, value in const.items()}
+    with torch.no_grad():
+        a = G.synthesis(ws, noise_mode="const")
+        b = G.synthesis(ws, noise_mode="random", noise_inputs=noise)
+        c = G.synthesis(ws, noise_mode="none")
+    torch.testing.assert_close(a, b)
+    assert (a - c).abs().max() > 1e-3

@@ -61,10 +61,6 @@ class TFNetworkRecord:
         for comp in self.components.values():
             yield from comp.walk()
 
-    def num_params(self) -> int:
-        """Number of scalars in all variables (trainable or not), components included."""
-        return int(sum(v.size for v in self.all_variables().values()))
-
 
 @dataclass(frozen=True)
 class TFPickle:
@@ -149,10 +145,3 @@ def read_tf_pickle(source: str | os.PathLike[str] | IO[bytes]) -> TFPickle:
     if record.build_func_name.startswith("D") or record.name.startswith("D"):
         return TFPickle(G=None, D=record, Gs=None, sha256=sha256)
     return TFPickle(G=None, D=None, Gs=record, sha256=sha256)
-
-
-def is_tf_pickle(path: str | os.PathLike[str]) -> bool:
-    """Cheap sniff: does the file mention the TF network class in its first 64 KiB?"""
-    with open(path, "rb") as handle:
-        head = handle.read(1 << 16)
-    return b"dnnlib.tflib.network" in head
