@@ -1,0 +1,311 @@
+"""Public Python API of the distribution metrics: ``fid``, ``kid``, ``precision_recall`` and
+``compute_features``.
+
+Each takes two sources (or one, for ``compute_features``) in any form :func:`resolve_input` accepts — a path
+(image folder, zip, ``.npy``/``.npz`` images, network file, features file), a uint8 image array ``[N,H,W]``,
+NHWC or NCHW, a float feature array ``[N, D]``, an :class:`~sg2eval.sources.ImageSource` or a
+:class:`~sg2eval.features.FeatureSet` — and returns a :class:`~sg2eval.result.Result` whose provenance names
+the sources and their content hashes, the detector and its weights (hash, verified), seeds, versions, device
+and elapsed time. The CLI commands are thin wrappers over these functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from typing import Any, TypedDict, Union
+
+import numpy as np
+import torch
+from typing_extensions import Unpack
+
+from sg2eval.cache import FeatureCache
+from sg2eval.detectors import Detector, get_detector
+from sg2eval.errors import Sg2evalError
+from sg2eval.features import (
+    FeatureSet,
+    MomentSet,
+    detector_identity,
+    extract_features,
+    extract_moments,
+    is_features_file,
+    moments_of,
+    read_features_file,
+)
+from sg2eval.metrics.fid import Covariance, compute_fid
+from sg2eval.metrics.kid import KidConfig, compute_kid
+from sg2eval.metrics.linalg import SqrtmMethod
+from sg2eval.metrics.pr import DistanceDtype, PrConfig, compute_precision_recall
+from sg2eval.result import Result, Stopwatch, runtime_versions
+from sg2eval.sources import ImageSource, NetworkSource, open_source
+from sg2eval.sources.arrays import Layout
+
+SourceLike = Union[str, "os.PathLike[str]", np.ndarray, torch.Tensor, ImageSource, FeatureSet]
+DetectorLike = str | Callable[[torch.Tensor], Any]
+Num = int | str | None
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to turn sources into features: generation options (network sources), detector, batching, cache.
+
+    ``seed``/``truncation``/``noise_mode``/``class_idx`` apply to every network source; ``layout`` to image
+    arrays; ``device='auto'`` picks CUDA when available.
+    """
+
+    detector: DetectorLike = "inception-v3-tf"
+    weights: str | None = None
+    seed: int = 0
+    truncation: float = 1.0
+    noise_mode: str = "random"
+    class_idx: int | None = None
+    layout: Layout = "auto"
+    batch_size: int = 64
+    device: str = "auto"
+    cache: bool = True
+    cache_dir: str | None = None
+    progress: bool = False
+
+    def torch_device(self) -> torch.device:
+        if self.device == "auto":
+            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return torch.device(self.device)
+
+
+class RunKwargs(TypedDict, total=False):
+    """The :class:`RunOptions` fields, as keyword arguments of the API functions."""
+
+    detector: DetectorLike
+    weights: str | None
+    seed: int
+    truncation: float
+    noise_mode: str
+    class_idx: int | None
+    layout: Layout
+    batch_size: int
+    device: str
+    cache: bool
+    cache_dir: str | None
+    progress: bool
+
+
+def resolve_input(spec: SourceLike, options: RunOptions) -> ImageSource | FeatureSet:
+    """A features file, feature array or FeatureSet -> FeatureSet; anything else -> ImageSource."""
+    if isinstance(spec, (FeatureSet, ImageSource)):
+        return spec
+    if isinstance(spec, torch.Tensor):
+        spec = spec.detach().cpu().numpy()
+    if isinstance(spec, np.ndarray):
+        if spec.ndim == 2 and np.issubdtype(spec.dtype, np.floating):
+            return _feature_array(spec)
+        return open_source(spec, layout=options.layout)
+    if is_features_file(spec):
+        return read_features_file(spec)
+    return open_source(
+        spec,
+        seed=options.seed,
+        truncation=options.truncation,
+        noise_mode=options.noise_mode,
+        class_idx=options.class_idx,
+        layout=options.layout,
+        device=options.torch_device(),
+    )
+
+
+def _feature_array(features: np.ndarray) -> FeatureSet:
+    digest = hashlib.sha256(np.ascontiguousarray(features, dtype=np.float32).tobytes()).hexdigest()
+    provenance = {
+        "source": {"kind": "feature-array", "shape": list(features.shape)},
+        "content_sha256": digest,
+        "num": len(features),
+    }
+    return FeatureSet(features.astype(np.float32, copy=False), provenance)
+
+
+def _first_rows(features: FeatureSet, num: Num) -> FeatureSet:
+    if num is None or num == "all":
+        return features
+    count = int(num)
+    if not 1 <= count <= len(features.features):
+        raise Sg2evalError(
+            f"{len(features.features)} feature vectors were given but {count} were asked for; lower --num"
+        )
+    return FeatureSet(features.features[:count], {**features.provenance, "num": count})
+
+
+class _Session:
+    """One metric computation: resolved inputs, a detector built only if some input needs images."""
+
+    def __init__(self, options: RunOptions) -> None:
+        self.options = options
+        self.device = options.torch_device()
+        self.cache = FeatureCache(options.cache_dir, enabled=options.cache)
+        self.clock = Stopwatch()
+        self._detector: Detector | None = None
+
+    @property
+    def detector(self) -> Detector:
+        if self._detector is None:
+            self._detector = get_detector(self.options.detector, self.options.weights, self.device)
+        return self._detector
+
+    def features(self, spec: SourceLike, num: Num, role: str) -> FeatureSet:
+        resolved = resolve_input(spec, self.options)
+        if isinstance(resolved, FeatureSet):
+            return _first_rows(resolved, num)
+        return self._with_seeds(
+            extract_features(
+                resolved, self.detector, num, self.options.batch_size, self.cache, self.options.progress, role
+            ),
+            resolved,
+        )
+
+    def moments(self, spec: SourceLike, num: Num, role: str) -> MomentSet:
+        resolved = resolve_input(spec, self.options)
+        if isinstance(resolved, FeatureSet):
+            return moments_of(_first_rows(resolved, num), self.device)
+        found = extract_moments(
+            resolved,
+            self.detector,
+            num,
+            self.options.batch_size,
+            self.cache,
+            self.options.progress,
+            role,
+            self.device,
+        )
+        return MomentSet(found.moments, self._seeds(found.provenance, resolved))
+
+    def _with_seeds(self, features: FeatureSet, source: ImageSource) -> FeatureSet:
+        return FeatureSet(features.features, self._seeds(features.provenance, source))
+
+    @staticmethod
+    def _seeds(provenance: dict[str, Any], source: ImageSource) -> dict[str, Any]:
+        if not isinstance(source, NetworkSource):
+            return provenance
+        first = source.seed
+        return {**provenance, "seeds": [first, first + int(provenance["num"]) - 1]}
+
+    def finish(self, result: Result, real: dict[str, Any], fake: dict[str, Any]) -> Result:
+        """Check that both sides used one detector; attach sources, detector, versions, device, time."""
+        reference = detector_identity(self._detector) if self._detector is not None else None
+        for role, provenance in (("real", real), ("fake", fake)):
+            recorded = provenance.get("detector_identity")
+            if reference is None:
+                reference = recorded
+            elif recorded is not None and recorded != reference:
+                raise Sg2evalError(
+                    f"the {role} features were computed with {recorded['name']} (weights "
+                    f"{str(recorded['weights_sha256'])[:12]}) but the other side used "
+                    f"{reference['name']} (weights {str(reference['weights_sha256'])[:12]}); "
+                    "use one detector and weights for both"
+                )
+        detector = self._detector.describe() if self._detector is not None else real.get("detector")
+        provenance = {
+            "sources": {"real": _without_detector(real), "fake": _without_detector(fake)},
+            "detector": detector,
+            "versions": runtime_versions(),
+            "device": str(self.device),
+            "cache_dir": str(self.cache.root) if self.cache.enabled else None,
+            "elapsed_s": self.clock.elapsed_s,
+        }
+        return replace(result, provenance={**result.provenance, **provenance})
+
+
+def _without_detector(provenance: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in provenance.items() if k not in ("detector", "detector_identity")}
+
+
+def _session(default_detector: str, options: RunKwargs) -> _Session:
+    return _Session(replace(RunOptions(detector=default_detector), **options))
+
+
+def fid(
+    real: SourceLike,
+    fake: SourceLike,
+    *,
+    num: Num = None,
+    num_real: Num = None,
+    num_fake: Num = None,
+    covariance: Covariance = "unbiased",
+    sqrtm: SqrtmMethod = "eigh",
+    **options: Unpack[RunKwargs],
+) -> Result:
+    """Fréchet Inception Distance between ``real`` and ``fake`` (:mod:`sg2eval.metrics.fid`).
+
+    ``num`` images of each (``num_real``/``num_fake`` override; default all of a finite source, 50 000
+    generated); ``covariance='unbiased'`` (TF, N-1) or ``'biased'`` (ada, N); ``sqrtm`` picks the route of
+    :func:`~sg2eval.metrics.linalg.trace_sqrt_product`. Other options: :class:`RunOptions`.
+    """
+    session = _session("inception-v3-tf", options)
+    real_set = session.moments(real, _pick(num_real, num), "real")
+    fake_set = session.moments(fake, _pick(num_fake, num), "fake")
+    result = compute_fid(
+        real_set.moments.gaussian(covariance), fake_set.moments.gaussian(covariance), sqrtm, covariance
+    )
+    return session.finish(result, real_set.provenance, fake_set.provenance)
+
+
+def kid(
+    real: SourceLike,
+    fake: SourceLike,
+    *,
+    num: Num = None,
+    num_real: Num = None,
+    num_fake: Num = None,
+    num_subsets: int = 100,
+    subset_size: int = 1000,
+    subset_seed: int = 2020,
+    **options: Unpack[RunKwargs],
+) -> Result:
+    """Kernel Inception Distance (:mod:`sg2eval.metrics.kid`): ``values={"kid": mean, "kid_std": std}``
+    over ``num_subsets`` subsets of ``subset_size`` drawn with ``RandomState(subset_seed)``."""
+    session = _session("inception-v3-tf", options)
+    real_set = session.features(real, _pick(num_real, num), "real")
+    fake_set = session.features(fake, _pick(num_fake, num), "fake")
+    config = KidConfig(num_subsets=num_subsets, subset_size=subset_size, seed=subset_seed)
+    result = compute_kid(real_set.features, fake_set.features, config)
+    return session.finish(result, real_set.provenance, fake_set.provenance)
+
+
+def precision_recall(
+    real: SourceLike,
+    fake: SourceLike,
+    *,
+    num: Num = None,
+    num_real: Num = None,
+    num_fake: Num = None,
+    k: int = 3,
+    distance_dtype: DistanceDtype = "float32",
+    row_batch: int = 10_000,
+    col_batch: int = 10_000,
+    **options: Unpack[RunKwargs],
+) -> Result:
+    """Improved precision and recall (:mod:`sg2eval.metrics.pr`) on VGG16 fc2 features by default:
+    ``values={"precision": ..., "recall": ...}``; distances on the run's device."""
+    session = _session("vgg16-nv", options)
+    real_set = session.features(real, _pick(num_real, num), "real")
+    fake_set = session.features(fake, _pick(num_fake, num), "fake")
+    config = PrConfig(k=k, row_batch=row_batch, col_batch=col_batch, distance_dtype=distance_dtype)
+    result = compute_precision_recall(real_set.features, fake_set.features, config, session.device)
+    return session.finish(result, real_set.provenance, fake_set.provenance)
+
+
+def compute_features(
+    source: SourceLike,
+    *,
+    num: Num = None,
+    **options: Unpack[RunKwargs],
+) -> FeatureSet:
+    """Detector features ``[N, D]`` of a source (cached), with provenance; write them with
+    :func:`sg2eval.features.write_features_file` to reuse them as a source later."""
+    session = _session("inception-v3-tf", options)
+    found = session.features(source, num, "features")
+    provenance = {**found.provenance, "versions": runtime_versions(), "elapsed_s": session.clock.elapsed_s}
+    return FeatureSet(found.features, provenance)
+
+
+def _pick(specific: Num, shared: Num) -> Num:
+    return specific if specific is not None else shared

@@ -1,0 +1,136 @@
+"""Images generated on the fly by a network file (``.sg2``, stylegan2-ada-pytorch or TF pickle).
+
+Image ``i`` (0-based) is generated from seed ``seed + i``, independently of the batch size:
+
+- ``z = np.random.RandomState(seed + i).randn(z_dim)`` (the seed-to-z rule of stylegan2-ada-pytorch's
+  ``generate.py``); for a conditional network the class is ``class_idx`` when given, else drawn from the same
+  RandomState right after z (``randint(c_dim)``);
+- with ``noise_mode='random'`` the per-layer noise maps of image i come from
+  ``torch.Generator().manual_seed(seed + i)``, drawn in :meth:`noise_shapes` order, so the same seed gives the
+  same image in any batch (the official code draws noise for a whole batch instead);
+- the official evaluation defaults: no truncation (psi 1) and random noise (FACTS.md, "Metrics / Common");
+- float output -> uint8 exactly as the official code: ``(x * 127.5 + 128).clamp(0, 255).to(uint8)``.
+
+The content hash is made of the network file's SHA-256 and these generation parameters.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from sg2eval.errors import Sg2evalError
+from sg2eval.sources.base import ImageSource
+
+NOISE_MODES = ("random", "const", "none")
+
+
+def to_uint8(images: torch.Tensor) -> torch.Tensor:
+    """Generator output in about [-1, 1] -> uint8 [0, 255], as the official metric code converts it."""
+    return (images * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+
+
+class NetworkSource(ImageSource):
+    """Generate images from seeds with a network file's generator (G_ema when present)."""
+
+    kind = "network"
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        seed: int = 0,
+        truncation: float = 1.0,
+        noise_mode: str = "random",
+        class_idx: int | None = None,
+        device: str | torch.device = "cpu",
+    ) -> None:
+        from sg2model import load_network
+
+        if noise_mode not in NOISE_MODES:
+            raise Sg2evalError(f"unknown noise mode {noise_mode!r}; use one of {', '.join(NOISE_MODES)}")
+        self.path = Path(path)
+        bundle = load_network(self.path)
+        self.device = torch.device(device)
+        self.generator: Any = bundle.generator.eval().requires_grad_(False).to(self.device)
+        self.network_sha256 = bundle.sha256
+        self.source_format = bundle.source_format
+        self.seed, self.truncation, self.noise_mode = int(seed), float(truncation), noise_mode
+        c_dim = int(getattr(self.generator, "c_dim", 0))
+        if class_idx is not None and not 0 <= class_idx < max(c_dim, 1):
+            raise Sg2evalError(f"class {class_idx} is out of range for a network with {c_dim} classes")
+        if class_idx is not None and c_dim == 0:
+            raise Sg2evalError("this network is unconditional; drop --class")
+        self.class_idx = class_idx
+
+    @property
+    def num_available(self) -> None:
+        return None
+
+    def _latents(self, seeds: range) -> tuple[torch.Tensor, torch.Tensor | None]:
+        z_dim, c_dim = int(self.generator.z_dim), int(getattr(self.generator, "c_dim", 0))
+        zs, labels = [], []
+        for s in seeds:
+            rng = np.random.RandomState(s)
+            zs.append(rng.randn(z_dim))
+            if c_dim:
+                labels.append(self.class_idx if self.class_idx is not None else int(rng.randint(c_dim)))
+        z = torch.from_numpy(np.stack(zs)).to(self.device, torch.float32)  # [B, z_dim]
+        if not c_dim:
+            return z, None
+        c = torch.zeros(len(seeds), c_dim, device=self.device)
+        c[torch.arange(len(seeds)), torch.tensor(labels)] = 1
+        return z, c
+
+    def _noise(self, seeds: range) -> dict[str, torch.Tensor]:
+        shapes = self.generator.synthesis.noise_shapes()
+        maps: dict[str, list[torch.Tensor]] = {name: [] for name in shapes}
+        for s in seeds:
+            gen = torch.Generator().manual_seed(s)
+            for name, (height, width) in shapes.items():
+                maps[name].append(torch.randn(1, 1, height, width, generator=gen))
+        return {name: torch.cat(tensors).to(self.device) for name, tensors in maps.items()}
+
+    @torch.no_grad()
+    def generate(self, seeds: range) -> torch.Tensor:
+        """uint8 images [B, C, H, W] for the given seeds."""
+        z, c = self._latents(seeds)
+        noise = self._noise(seeds) if self.noise_mode == "random" else None
+        images = self.generator(
+            z, c, truncation_psi=self.truncation, noise_mode=self.noise_mode, noise_inputs=noise
+        )
+        return to_uint8(images)
+
+    def iter_batches(self, batch_size: int, num: int | str | None = None) -> Iterator[np.ndarray]:
+        count = self.resolve_num(num)
+        for start in range(0, count, batch_size):
+            seeds = range(self.seed + start, self.seed + min(start + batch_size, count))
+            yield self.generate(seeds).cpu().numpy()
+
+    def generation_params(self) -> dict[str, Any]:
+        return {
+            "seed": self.seed,
+            "truncation": self.truncation,
+            "noise_mode": self.noise_mode,
+            "class_idx": self.class_idx,
+            "z_rule": "np.random.RandomState(seed + i).randn(z_dim)",
+        }
+
+    def content_hash(self, num: int | str | None = None) -> str:
+        payload = {"network_sha256": self.network_sha256, **self.generation_params()}
+        return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "path": str(self.path),
+            "format": self.source_format,
+            "network_sha256": self.network_sha256,
+            **self.generation_params(),
+        }
