@@ -274,7 +274,10 @@ def download(kind: str) -> WeightsFile:
         digest = sha256_file(tmp)
         verified, check = entry.check(digest)
         if not verified and (entry.sha256 is not None or entry.sha256_prefix is not None):
-            raise Sg2evalError(f"downloaded {entry.url} but its {check} (got {digest}); try again later")
+            raise Sg2evalError(
+                f"downloaded {entry.url} but its {check} (got {digest}); try again, or download it by hand "
+                f"into {our_cache_dir()}"
+            )
     _sha256_cached.cache_clear()
     return WeightsFile(kind, target, digest, verified, "downloaded", check)
 

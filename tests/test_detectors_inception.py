@@ -12,11 +12,13 @@ import torch
 from sg2eval.detectors import get_detector
 from sg2eval.detectors.base import tf1_resize_bilinear
 from sg2eval.detectors.inception import InceptionDetector, InceptionV3TF
+from sg2eval.detectors.torchscript import load_torchscript
 from sg2eval.errors import Sg2evalError
 from tests.helpers.fake_weights import (
     isolate_weight_search,
     write_inception_pth,
     write_nvidia_inception_torchscript,
+    write_torchscript,
 )
 
 pytestmark = pytest.mark.filterwarnings("ignore::sg2eval.weights.UnverifiedWeightsWarning")
@@ -130,7 +132,7 @@ def test_nvidia_torchscript_is_detected_by_content_and_called_its_way(tmp_path: 
     assert detector.describe()["format"] == "torchscript"
     assert detector.weights is not None and detector.weights.check == "no published hash"
     x = images(5, 3, 40, 56)
-    script = torch.jit.load(str(path))
+    script = load_torchscript(path, torch.device("cpu"))
     expected = script(x, return_features=True)
     got = detector(x)
     assert got.shape == (3, 2048) == expected.shape  # logits would be [3, 1008]
@@ -156,7 +158,7 @@ def test_custom_torchscript_and_callable(tmp_path: Path) -> None:
         def forward(self, x: torch.Tensor) -> torch.Tensor:
             return x.float().mean(dim=(2, 3))
 
-    torch.jit.save(torch.jit.script(Means()), str(tmp_path / "means.pt"))
+    write_torchscript(Means(), tmp_path / "means.pt")
     x = images(6, 2, 16, 16)
     expected = x.float().mean(dim=(2, 3))
     for spec in (f"torchscript:{tmp_path / 'means.pt'}", str(tmp_path / "means.pt")):

@@ -11,6 +11,7 @@ import torchvision
 
 from sg2eval.detectors import Detector, get_detector
 from sg2eval.detectors.lpips import LpipsVgg, NvidiaLpips, PerceptualDistance, get_lpips
+from sg2eval.detectors.torchscript import load_torchscript
 from sg2eval.errors import Sg2evalError
 from sg2eval.weights import UnverifiedWeightsWarning
 from tests.helpers.fake_weights import (
@@ -90,7 +91,7 @@ def test_vgg16_tv_equals_torch_fidelity_fc2_relu(vgg_pth: Path, tv_detector: Det
 def test_vgg16_nv_called_as_official(vgg_nv: Path) -> None:
     detector = get_detector("vgg16-nv", weights=str(vgg_nv))
     x = images(2, 3, 50, 70)
-    expected = torch.jit.load(str(vgg_nv))(x, return_features=True)
+    expected = load_torchscript(vgg_nv, torch.device("cpu"))(x, return_features=True)
     got = detector(x)
     assert got.shape == (3, 4096)  # not the 1000 logits
     torch.testing.assert_close(got, expected)
@@ -165,7 +166,7 @@ def test_nvidia_lpips_mode(vgg_nv: Path) -> None:
     ours = get_lpips("auto", weights=str(vgg_nv))
     assert isinstance(ours, NvidiaLpips) and ours.name == "vgg16-nv"
     a, b = images(7, 2, 32, 32).float(), images(8, 2, 32, 32).float()
-    script = torch.jit.load(str(vgg_nv))
+    script = load_torchscript(vgg_nv, torch.device("cpu"))
     f = script(torch.cat([a, b]), resize_images=False, return_lpips=True)
     expected = (f[:2] - f[2:]).square().sum(1)
     got = ours.distance(a, b)

@@ -16,7 +16,7 @@ import sg2eval.weights as weights
 from sg2eval.cli.main import cli
 from sg2eval.errors import Sg2evalError
 from sg2eval.weights import UnverifiedWeightsWarning, find_weights, sniff_format
-from tests.helpers.fake_weights import isolate_weight_search
+from tests.helpers.fake_weights import isolate_weight_search, write_torchscript
 
 PAYLOAD = b"pretend weights " * 64
 
@@ -206,7 +206,7 @@ def test_unknown_kind(root: Path) -> None:
 def test_sniff_format(tmp_path: Path) -> None:
     torch.save({"a": torch.zeros(2)}, tmp_path / "new.pth")
     torch.save({"a": torch.zeros(2)}, tmp_path / "old.pth", _use_new_zipfile_serialization=False)
-    torch.jit.save(torch.jit.script(torch.nn.Linear(2, 2)), str(tmp_path / "m.pt"))
+    write_torchscript(torch.nn.Linear(2, 2), tmp_path / "m.pt")
     (tmp_path / "junk.bin").write_bytes(b"GIF89a")
     formats = [sniff_format(tmp_path / n) for n in ("new.pth", "old.pth", "m.pt", "junk.bin")]
     assert formats == ["torch-zip", "pickle", "torchscript", "unknown"]

@@ -19,6 +19,7 @@ Every writer takes ``(path, seed)``, writes the file and returns its path. Same 
 """
 
 import math
+import warnings
 from pathlib import Path
 
 import pytest
@@ -130,16 +131,23 @@ class FakeNvidiaVgg16(nn.Module):
         return feats if return_features else feats @ self.fc  # [N, 4096] or [N, 1000]
 
 
+def write_torchscript(module: nn.Module, path: str | Path) -> Path:
+    """Script and save ``module`` (NVIDIA's detectors exist only as TorchScript; torch's deprecation
+    warnings about ``torch.jit`` are silenced here)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.\w+` is deprecated", category=FutureWarning)
+        torch.jit.save(torch.jit.script(module), str(path))
+    return Path(path)
+
+
 def write_nvidia_inception_torchscript(path: str | Path, seed: int) -> Path:
     """Write a small TorchScript file called like NVIDIA's ``inception-2015-12-05.pt``."""
-    torch.jit.save(torch.jit.script(FakeNvidiaInception(seed)), str(path))
-    return Path(path)
+    return write_torchscript(FakeNvidiaInception(seed), path)
 
 
 def write_nvidia_vgg16_torchscript(path: str | Path, seed: int) -> Path:
     """Write a small TorchScript file called like NVIDIA's ``vgg16.pt``."""
-    torch.jit.save(torch.jit.script(FakeNvidiaVgg16(seed)), str(path))
-    return Path(path)
+    return write_torchscript(FakeNvidiaVgg16(seed), path)
 
 
 def isolate_weight_search(monkeypatch: pytest.MonkeyPatch, root: Path) -> Path:
