@@ -38,6 +38,7 @@ from sg2model.io.tf_convert import (
     convert_generator,
     discriminator_rules,
     generator_rules,
+    guess_preset,
 )
 from sg2model.io.tf_pickle import TFNetworkRecord, read_tf_pickle
 from sg2model.networks import Discriminator, Generator
@@ -856,6 +857,7 @@ def test_convert_then_info_verify(tmp_path: Path) -> None:
     assert summary["origin"] == "TensorFlow" and summary["format"] == "sg2"
     assert summary["tf_architectures"] == {"G": "stylegan2", "D": "stylegan2", "G_ema": "stylegan2"}
     rows = {row["network"]: row for row in summary["networks"]}
+    assert rows["G_ema"]["preset"] == "E"  # from the official file name stylegan2-ffhq-config-e.pkl
     bundle = load_network(src)
     assert rows["G_ema"]["parameters"] == sum(p.numel() for p in bundle.generator.parameters())
     assert rows["G_ema"]["resolution"] == 16
@@ -1051,3 +1053,13 @@ def test_stylegan1_noise_inputs_override_each_layer(tmp_path: Path) -> None:
         c = G.synthesis(ws, noise_mode="none")
     torch.testing.assert_close(a, b)
     assert (a - c).abs().max() > 1e-3
+
+
+def test_preset_guess_from_official_names() -> None:
+    assert guess_preset("stylegan2-ffhq-config-c.pkl", "revised", 16384) == "C"
+    assert guess_preset("stylegan2-car-config-e-Gorig-Dresnet.pkl", "stylegan2", 16384) == "E-orig-resnet"
+    assert guess_preset("stylegan2-cat-config-f.pkl", "stylegan2", 32768) == "F"
+    assert guess_preset("stylegan2-ffhq-config-a.pkl", "stylegan1", 16384) == "A"
+    assert guess_preset("karras2019stylegan-ffhq-1024x1024.pkl", "stylegan1", 16384) == "A"
+    assert guess_preset("ffhq.pkl", "stylegan2-ada-tf", 32768) is None
+    assert guess_preset("stylegan2-ffhq-config-b.pkl", "stylegan2", 16384) is None  # name and graph disagree

@@ -43,6 +43,7 @@ TF build functions          what                                        our modu
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import math
 import re
@@ -645,10 +646,37 @@ def describe_record(record: TFNetworkRecord, converted: Converted) -> dict[str, 
     }
 
 
+_CONFIG_IN_NAME = re.compile(r"config-([a-f])(?:-G(orig|skip|resnet)-D(orig|skip|resnet))?")
+_CONFIG_ARCH = {
+    "a": "stylegan1",
+    "b": "revised",
+    "c": "revised",
+    "d": "revised",
+    "e": "stylegan2",
+    "f": "stylegan2",
+}
+
+
+def guess_preset(file_name: str, architecture: str, channel_base: int) -> str | None:
+    """Table 1/2 preset of an official file: from its name (``stylegan2-ffhq-config-c.pkl`` -> 'C',
+    ``...-config-e-Gorig-Dresnet.pkl`` -> 'E-orig-resnet') when the name agrees with the architecture found,
+    else from the architecture alone where it is unambiguous (v1 -> 'A'; StyleGAN2 32768 -> 'F')."""
+    match = _CONFIG_IN_NAME.search(file_name)
+    if match and _CONFIG_ARCH[match.group(1)] == architecture:
+        letter = match.group(1).upper()
+        return f"{letter}-{match.group(2)}-{match.group(3)}" if match.group(2) else letter
+    if architecture == "stylegan1":
+        return {16384: "A", 32768: "A-large"}.get(channel_base)
+    if architecture == "stylegan2" and channel_base == 32768:
+        return "F"
+    return None
+
+
 def read_tf_networks(path: Path) -> tuple[dict[str, nn.Module], dict[str, Any]]:
     """Reader for ``load_network``: a TF pickle's ``(G, D, Gs)`` as our ``G``, ``D``, ``G_ema``.
 
-    A single-network pickle (an attribute classifier) becomes ``D`` (or ``G_ema`` for a generator).
+    A single-network pickle (an attribute classifier) becomes ``D`` (or ``G_ema`` for a generator). Each
+    network's ``config.preset`` is set by :func:`guess_preset`.
     """
     tf = read_tf_pickle(path)
     networks: dict[str, nn.Module] = {}
@@ -658,7 +686,11 @@ def read_tf_networks(path: Path) -> tuple[dict[str, nn.Module], dict[str, Any]]:
             continue
         _check_final_level(record)
         converted = convert_discriminator(record) if key == "D" else convert_generator(record)
-        networks[key] = converted.module
+        net: Any = converted.module
+        synthesis = getattr(net.config, "synthesis", net.config)
+        preset = guess_preset(Path(path).name, converted.architecture, synthesis.channel_base)
+        net.config = dataclasses.replace(net.config, preset=preset)
+        networks[key] = net
         provenance[key] = describe_record(record, converted)
     return networks, {"source_format": "tf-pkl", "source_sha256": tf.sha256, "tf": provenance}
 
