@@ -398,6 +398,7 @@ class StyleGAN1Generator(nn.Module):
         c: torch.Tensor | None = None,
         truncation_psi: float = 1,
         truncation_cutoff: int | None = None,
+        update_emas: bool = False,  # accepted for API parity; inference only, w_avg is never updated
         noise_mode: str = "random",
         **synthesis_kwargs: Any,
     ) -> torch.Tensor:
