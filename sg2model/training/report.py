@@ -1,0 +1,80 @@
+"""What a run shows and leaves behind: the JSON-lines log, the live display and PNG sample grids.
+
+``log.jsonl`` gets one JSON object per line: ``{"event": "tick", "kimg", "step", "sec_per_kimg", losses...}``
+every tick, ``{"event": "metric", "kimg", "metric", "values", ...}`` per snapshot metric, and
+``{"event": "snapshot", ...}`` per checkpoint. The live display (rich) shows the recent ticks and the latest
+metric values; it is off when not on a terminal or when ``progress=False``.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import PIL.Image
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
+
+from sg2eval.io_utils import atomic_path
+
+LOG_NAME = "log.jsonl"
+DISPLAY_COLUMNS = ("kimg", "sec_per_kimg", "G_loss", "D_loss", "R1_penalty", "PL_penalty", "pl_mean")
+
+
+def save_grid(path: Path, images: np.ndarray, cols: int) -> None:
+    """Write uint8 ``[N, C, H, W]`` images as one PNG, ``cols`` per row (atomic)."""
+    n, c, h, w = images.shape
+    rows = -(-n // cols)
+    canvas = np.zeros((rows * h, cols * w, c), dtype=np.uint8)
+    for i, image in enumerate(images):
+        r, col = divmod(i, cols)
+        canvas[r * h : (r + 1) * h, col * w : (col + 1) * w] = image.transpose(1, 2, 0)
+    picture = PIL.Image.fromarray(canvas[:, :, 0] if c == 1 else canvas)
+    with atomic_path(path) as tmp:
+        picture.save(tmp, format="PNG")
+
+
+class RunLog:
+    """Appends events to ``log.jsonl`` and keeps the live display up to date (rank 0 only)."""
+
+    def __init__(self, run_dir: Path, display: bool) -> None:
+        self.path = run_dir / LOG_NAME
+        self.ticks: list[dict[str, Any]] = []
+        self.metrics: dict[str, float] = {}
+        console = Console()
+        self.live = (
+            Live(self._table(), console=console, auto_refresh=False)
+            if display and console.is_terminal
+            else None
+        )
+        if self.live is not None:
+            self.live.start()
+
+    def write(self, event: dict[str, Any]) -> None:
+        with open(self.path, "a") as handle:
+            handle.write(json.dumps(event, default=float) + "\n")
+        if event["event"] == "tick":
+            self.ticks = (self.ticks + [event])[-12:]
+        elif event["event"] == "metric":
+            self.metrics.update({f"{event['metric']}:{k}": v for k, v in event["values"].items()})
+        if self.live is not None:
+            self.live.update(self._table(), refresh=True)
+
+    def _table(self) -> Table:
+        table = Table(title="training", caption=", ".join(f"{k} = {v:.4g}" for k, v in self.metrics.items()))
+        for column in DISPLAY_COLUMNS:
+            table.add_column(column, justify="right")
+        for tick in self.ticks:
+            table.add_row(*(_cell(tick.get(column)) for column in DISPLAY_COLUMNS))
+        return table
+
+    def close(self) -> None:
+        if self.live is not None:
+            self.live.stop()
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else f"{value:.4g}" if isinstance(value, float) else str(value)
