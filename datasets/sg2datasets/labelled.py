@@ -209,7 +209,9 @@ def _match_names(wanted: list[str], members: list[str], origin: str) -> list[str
             continue
         candidates = by_name.get(PurePosixPath(name).name) or by_stem.get(PurePosixPath(name).stem) or []
         if len(candidates) != 1:
-            raise Sg2evalError(f"{origin}: labelled image {name!r} matches {len(candidates)} image files; "
-                               "make label names match the image paths")
+            raise Sg2evalError(
+                f"{origin}: labelled image {name!r} matches {len(candidates)} image files; "
+                "make label names match the image paths"
+            )
         matched.append(candidates[0])
     return matched

@@ -34,5 +34,7 @@ def make_shapes_command(num: int, resolution: int, seed: int, out: Path) -> None
     images, attributes = make_shapes(num, resolution, seed)
     meta = {"generator": "sg2datasets.shapes", "num": num, "resolution": resolution, "seed": seed}
     write_labelled_zip(out, images, attributes, ATTRIBUTES, meta)
-    click.echo(f"wrote {num} images {resolution}x{resolution} with {len(ATTRIBUTES)} attributes to {out} "
-               f"in {time.perf_counter() - start:.1f} s")
+    click.echo(
+        f"wrote {num} images {resolution}x{resolution} with {len(ATTRIBUTES)} attributes to {out} "
+        f"in {time.perf_counter() - start:.1f} s"
+    )

@@ -1,0 +1,326 @@
+"""Linear separability of a generator's latent space (StyleGAN journal paper, Sec. 4.2).
+
+Steps, as in the official code (FACTS.md, "Linear separability"):
+
+1. generate ``num`` images (default 200 000) from ``z ~ N(0, I)`` with random noise, keeping the latent of
+   each — ``z`` or the last ``w`` (``ws[:, -1]``) — and the logits of every attribute classifier;
+   images larger than the classifiers' input are box-downsampled; they enter the classifier in [-1, 1];
+2. per attribute, logit ``l`` -> probabilities ``softmax([l, -l])``, label ``argmax``; keep the ``num_keep``
+   (default ``num // 2``) samples with the largest ``max(p)``;
+3. fit a linear SVM (scikit-learn ``LinearSVC`` with its historical defaults, pinned) from latent to label and
+   predict the same samples; if the fit raises, the predictions are the labels;
+4. ``H(Y|X) = max(0, H(Y) - I(X; Y))`` in bits over the 2x2 joint of (SVM side, label);
+5. score ``2 ** sum_i H_i`` — the paper's ``exp(sum_i H_i)`` with H in nats.
+
+Memory is bounded by the latents and logits ([num, D] and [num, A] float32): images are classified batch by
+batch and dropped. The SVM fits run in a thread pool (liblinear releases the GIL), one attribute per task.
+
+Batch-size independence: ``z`` for sample ``i`` is row ``i`` of one seeded normal stream, and when the
+generator exposes ``synthesis.noise_shapes()`` the random noise of sample ``i`` is row ``i`` of a second
+seeded stream (passed as ``noise_inputs``), so results do not depend on the batch size.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+
+from sg2eval.errors import Sg2evalError
+from sg2eval.result import Result, Stopwatch, runtime_versions
+
+SPACES = ("w", "z")
+
+
+@dataclass(frozen=True)
+class SvmSettings:
+    """``sklearn.svm.LinearSVC`` arguments; the defaults are the ones the official code ran with.
+
+    scikit-learn >= 1.5 changed ``dual``'s default to ``'auto'``, so every value is passed explicitly.
+    ``random_state`` (None in the official code) is derived from the metric's seed for reproducibility.
+    """
+
+    C: float = 1.0
+    loss: str = "squared_hinge"
+    penalty: str = "l2"
+    tol: float = 1e-4
+    max_iter: int = 1000
+    dual: bool = True
+
+
+@dataclass(frozen=True)
+class AttributeEntropy:
+    """One attribute's outcome: ``H(Y|X)`` in bits and how the SVM fared on the kept samples."""
+
+    attribute: str
+    entropy_bits: float
+    svm_accuracy: float  # share of kept samples on the side of the plane that matches their label
+    num_kept: int
+    label_balance: float  # share of kept samples with label 1
+    converged: bool
+    svm_failed: bool  # the fit raised, so predictions = labels (as the official code does)
+
+
+def labels_and_confidence(logits: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Labels ``argmax(softmax([l, -l]))`` (1 where ``l < 0``) and confidences ``max(p)`` for logits [N]."""
+    logits = np.asarray(logits, dtype=np.float64)
+    labels = (logits < 0).astype(np.int64)  # argmax picks index 0 on the tie l == 0
+    confidence = 1.0 / (1.0 + np.exp(-2.0 * np.abs(logits)))  # max(softmax([l, -l])) = sigmoid(2|l|)
+    return labels, confidence
+
+
+def keep_most_confident(confidence: np.ndarray, num_keep: int) -> np.ndarray:
+    """Indices of the ``num_keep`` most confident samples (ties: lower index first), in index order."""
+    if not 0 < num_keep <= len(confidence):
+        raise Sg2evalError(f"num_keep must be in 1..{len(confidence)}, got {num_keep}")
+    order = np.argsort(-np.asarray(confidence), kind="stable")[:num_keep]
+    return np.sort(order)
+
+
+def conditional_entropy_bits(predicted: np.ndarray, labels: np.ndarray) -> float:
+    """``H(Y|X) = max(0, H(Y) - I(X; Y))`` in bits from the 2x2 joint of binary ``X`` (predicted), ``Y``."""
+    predicted = np.asarray(predicted, dtype=np.int64)
+    labels = np.asarray(labels, dtype=np.int64)
+    if predicted.shape != labels.shape or predicted.ndim != 1 or len(labels) == 0:
+        raise Sg2evalError(
+            f"need two equal-length 1-D label arrays, got {predicted.shape} and {labels.shape}"
+        )
+    joint = np.bincount(2 * predicted + labels, minlength=4).reshape(2, 2) / len(labels)  # [x, y]
+    p_x, p_y = joint.sum(axis=1), joint.sum(axis=0)
+    nz_y = p_y > 0
+    h_y = -float(np.sum(p_y[nz_y] * np.log2(p_y[nz_y])))
+    nz = joint > 0
+    mutual = float(np.sum(joint[nz] * np.log2(joint[nz] / np.outer(p_x, p_y)[nz])))
+    return max(0.0, h_y - mutual)
+
+
+def fit_linear_svm(
+    latents: np.ndarray, labels: np.ndarray, settings: SvmSettings, seed: int
+) -> tuple[np.ndarray, bool, bool]:
+    """Fit ``LinearSVC`` on ``latents [N, D]`` -> ``labels [N]``; return (predictions, converged, failed)."""
+    from sklearn.exceptions import ConvergenceWarning
+    from sklearn.svm import LinearSVC
+
+    svm = LinearSVC(**asdict(settings), random_state=seed)
+    try:
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always", ConvergenceWarning)
+            svm.fit(latents, labels)
+        predictions = svm.predict(latents).astype(np.int64)
+    except Exception:  # the official code falls back to the labels whatever the fit raised
+        return np.asarray(labels, dtype=np.int64), True, True
+    converged = not any(issubclass(w.category, ConvergenceWarning) for w in caught)
+    return predictions, converged, False
+
+
+def attribute_entropy(
+    name: str, latents: np.ndarray, logits: np.ndarray, num_keep: int, settings: SvmSettings, seed: int
+) -> AttributeEntropy:
+    """Steps 2–4 for one attribute: ``latents [N, D]`` (any float dtype), ``logits [N]``."""
+    labels, confidence = labels_and_confidence(logits)
+    kept = keep_most_confident(confidence, num_keep)
+    x = np.ascontiguousarray(latents[kept], dtype=np.float64)  # [K, D]; liblinear works in float64
+    y = labels[kept]
+    predictions, converged, failed = fit_linear_svm(x, y, settings, seed)
+    return AttributeEntropy(
+        attribute=name,
+        entropy_bits=conditional_entropy_bits(predictions, y),
+        svm_accuracy=float(np.mean(predictions == y)),
+        num_kept=int(len(kept)),
+        label_balance=float(np.mean(y)),
+        converged=converged,
+        svm_failed=failed,
+    )
+
+
+def default_workers(num_tasks: int) -> int:
+    """Threads for the SVM fits: the CPUs this process may use, at most one per attribute."""
+    return max(1, min(num_tasks, len(os.sched_getaffinity(0))))
+
+
+def entropies_from_arrays(
+    latents: np.ndarray,
+    logits: np.ndarray,
+    names: Sequence[str],
+    num_keep: int | None = None,
+    settings: SvmSettings = SvmSettings(),
+    seed: int = 0,
+    workers: int | None = None,
+) -> pd.DataFrame:
+    """Per-attribute ``H(Y|X)`` for ``latents [N, D]`` and ``logits [N, A]``: a table indexed by attribute."""
+    if latents.ndim != 2 or logits.ndim != 2 or latents.shape[0] != logits.shape[0]:
+        raise Sg2evalError(f"need latents [N, D] and logits [N, A], got {latents.shape} and {logits.shape}")
+    if logits.shape[1] != len(names):
+        raise Sg2evalError(f"{logits.shape[1]} logit columns but {len(names)} attribute names")
+    keep = latents.shape[0] // 2 if num_keep is None else num_keep
+    workers = default_workers(len(names)) if workers is None else workers
+    with ThreadPoolExecutor(max_workers=workers) as pool:
+        futures = [
+            pool.submit(attribute_entropy, name, latents, logits[:, i], keep, settings, seed + i)
+            for i, name in enumerate(names)
+        ]
+        rows = [asdict(f.result()) for f in futures]
+    table = pd.DataFrame(rows).set_index("attribute")
+    table.insert(1, "entropy_nats", table["entropy_bits"] * np.log(2.0))
+    return table
+
+
+def score_from_entropies(entropy_bits: Sequence[float] | np.ndarray) -> float:
+    """Separability score ``2 ** sum(H bits)`` (= ``exp(sum(H nats))``)."""
+    return float(2.0 ** np.sum(np.asarray(entropy_bits, dtype=np.float64)))
+
+
+@dataclass(frozen=True)
+class Samples:
+    """What the generation pass keeps: latents per space and the classifier logits."""
+
+    latents: dict[str, np.ndarray]  # space -> [N, D] float32
+    logits: np.ndarray  # [N, A] float32
+
+
+def _per_sample_noise(
+    synthesis: Any, rng: np.random.Generator, n: int, device: torch.device
+) -> dict[str, torch.Tensor]:
+    """Noise maps ``{layer: [n, 1, h, w]}`` with sample ``i`` drawn as row ``i`` of ``rng``'s stream."""
+    shapes: dict[str, tuple[int, int]] = dict(synthesis.noise_shapes())
+    sizes = [h * w for h, w in shapes.values()]
+    flat = rng.standard_normal((n, sum(sizes)), dtype=np.float32)  # [n, sum(h*w)]
+    noise, offset = {}, 0
+    for (layer, (h, w)), size in zip(shapes.items(), sizes, strict=True):
+        noise[layer] = torch.from_numpy(flat[:, offset : offset + size].reshape(n, 1, h, w)).to(device)
+        offset += size
+    return noise
+
+
+@torch.no_grad()
+def generate_and_classify(
+    G: Any,
+    classifiers: Callable[[torch.Tensor], torch.Tensor],
+    num: int,
+    spaces: Sequence[str],
+    batch_size: int = 16,
+    seed: int = 0,
+    truncation_psi: float = 1.0,
+    noise_mode: str = "random",
+    device: str | torch.device = "cpu",
+    progress: bool = False,
+) -> Samples:
+    """Step 1: stream ``num`` samples through ``G`` and the classifiers, keeping latents and logits only."""
+    from sg2eval.progress import track
+
+    if getattr(G, "c_dim", 0):
+        raise Sg2evalError("separability needs an unconditional generator (c_dim == 0), as in the paper")
+    device = torch.device(device)
+    z_rng = np.random.default_rng([seed, 0])
+    noise_rng = np.random.default_rng([seed, 1])
+    seeded_noise = noise_mode == "random" and hasattr(G.synthesis, "noise_shapes")
+    latents = {space: np.empty((num, G.z_dim if space == "z" else G.w_dim), np.float32) for space in spaces}
+    logits: np.ndarray | None = None
+    starts = range(0, num, batch_size)
+    for start in track(starts, len(starts), "separability: generate + classify", enabled=progress):
+        n = min(batch_size, num - start)
+        z = torch.from_numpy(z_rng.standard_normal((n, G.z_dim), dtype=np.float32)).to(device)  # [n, Z]
+        c = torch.zeros((n, 0), device=device)
+        ws = G.mapping(z, c, truncation_psi=truncation_psi)  # [n, num_ws, W]
+        synth_kwargs: dict[str, Any] = {"noise_mode": "random" if seeded_noise else noise_mode}
+        if seeded_noise:
+            synth_kwargs["noise_inputs"] = _per_sample_noise(G.synthesis, noise_rng, n, device)
+        images = G.synthesis(ws, **synth_kwargs)  # [n, C, H, W] in about [-1, 1]
+        batch_logits = classifiers(images.float()).float().cpu().numpy()  # [n, A]
+        if logits is None:
+            logits = np.empty((num, batch_logits.shape[1]), np.float32)
+        logits[start : start + n] = batch_logits
+        for space, store in latents.items():
+            store[start : start + n] = (z if space == "z" else ws[:, -1]).float().cpu().numpy()
+    assert logits is not None
+    return Samples(latents=latents, logits=logits)
+
+
+def separability(
+    G: Any,
+    classifiers: Any,
+    *,
+    num: int = 200_000,
+    space: str = "w",
+    num_keep: int | None = None,
+    batch_size: int = 16,
+    seed: int = 0,
+    truncation_psi: float = 1.0,
+    noise_mode: str = "random",
+    device: str | torch.device = "cpu",
+    workers: int | None = None,
+    svm: SvmSettings = SvmSettings(),
+    progress: bool = False,
+) -> Result:
+    """Linear separability of ``G``'s ``space`` ('w', 'z' or 'both') against a classifier set.
+
+    ``classifiers`` is a :class:`~sg2eval.classifiers.ClassifierSet`, a folder path to load one from, or any
+    callable ``images [N, C, H, W] in [-1, 1] -> logits [N, A]`` with a ``names`` attribute.
+    Values: ``separability`` (or ``separability_w`` and ``separability_z`` for 'both');
+    ``per_item['entropies']``: a table of H(Y|X) per attribute (and space).
+    """
+    from sg2eval.classifiers.classifier_set import load_classifier_set
+
+    spaces = list(SPACES) if space == "both" else [space]
+    if any(s not in SPACES for s in spaces):
+        raise Sg2evalError(f"space must be 'w', 'z' or 'both', got {space!r}")
+    if num < 2 or batch_size < 1:
+        raise Sg2evalError(f"need num >= 2 and batch_size >= 1, got {num} and {batch_size}")
+    keep = num // 2 if num_keep is None else num_keep
+    classifier_set = load_classifier_set(classifiers, device=device)
+    names = list(classifier_set.names)
+    clock = Stopwatch()
+    samples = generate_and_classify(
+        G, classifier_set, num, spaces, batch_size, seed, truncation_psi, noise_mode, device, progress
+    )
+    tables = {}
+    for s in spaces:
+        tables[s] = entropies_from_arrays(samples.latents[s], samples.logits, names, keep, svm, seed, workers)
+    if len(spaces) == 1:
+        values = {"separability": score_from_entropies(tables[space]["entropy_bits"])}
+        entropies = tables[space]
+    else:
+        values = {f"separability_{s}": score_from_entropies(tables[s]["entropy_bits"]) for s in spaces}
+        entropies = pd.concat(tables, names=["space"])
+    import sklearn
+
+    params = {
+        "num": num,
+        "num_keep": keep,
+        "space": space,
+        "seed": seed,
+        "truncation_psi": truncation_psi,
+        "noise_mode": noise_mode,
+        "batch_size": batch_size,
+        "svm": asdict(svm),
+        "attributes": names,
+    }
+    provenance = {
+        "classifiers": classifier_set.describe(),
+        "generator": _describe_generator(G),
+        "device": str(device),
+        "workers": default_workers(len(names)) if workers is None else workers,
+        "elapsed_s": clock.elapsed_s,
+        "versions": {**runtime_versions(), "scikit-learn": sklearn.__version__},
+    }
+    return Result("separability", values, params, provenance, {"entropies": entropies})
+
+
+def _describe_generator(G: Any) -> dict[str, Any]:
+    """The generator's shape attributes (and its config when it has one) for provenance."""
+    info = {
+        k: getattr(G, k)
+        for k in ("z_dim", "w_dim", "num_ws", "img_resolution", "img_channels")
+        if hasattr(G, k)
+    }
+    config = getattr(G, "config", None)
+    if config is not None:
+        info["config"] = asdict(config) if hasattr(config, "__dataclass_fields__") else repr(config)
+    return info
