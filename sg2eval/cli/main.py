@@ -23,6 +23,7 @@ COMMANDS: dict[str, str] = {
     "separability": "sg2eval.cli.separability:separability",
     "convert": "sg2eval.cli.convert:convert",
     "info": "sg2eval.cli.info:info",
+    "train": "sg2eval.cli.train:train_command",
 }
 
 

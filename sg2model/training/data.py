@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass, field
+from pathlib import Path
 
 import numpy as np
 import PIL.Image
@@ -25,6 +26,8 @@ class TrainingData:
     """uint8 images ``[n, C, R, R]`` by item index (mirrored items past the end when ``mirror``)."""
 
     def __init__(self, spec: str, resolution: int | None = None, mirror: bool = False) -> None:
+        if not Path(spec).exists():
+            raise Sg2evalError(f"training data {spec} does not exist; pass an image folder, zip or .npy/.npz")
         self.source: ImageSource = open_source(spec)
         if not isinstance(self.source, (EncodedImageSource, ArraySource)):
             raise Sg2evalError(f"{spec} is not an image dataset; train on an image folder, zip or .npy/.npz")

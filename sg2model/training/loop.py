@@ -36,6 +36,7 @@ import torch
 
 from sg2eval.errors import Sg2evalError
 from sg2eval.io_utils import write_json
+from sg2eval.plots import save_image_grid
 from sg2model.networks import Discriminator, Generator
 from sg2model.training import checkpoint as ckpt
 from sg2model.training import distributed as dist_utils
@@ -49,7 +50,7 @@ from sg2model.training.loss import (
     r1_penalty,
 )
 from sg2model.training.options import ResolvedSettings, TrainingOptions
-from sg2model.training.report import RunLog, save_grid
+from sg2model.training.report import RunLog
 from sg2model.training.snapshot_metrics import MetricContext, check_metric_names, compute_metric
 from sg2model.training.spectral import apply_spectral_norm, has_spectral_norm, plain_copy
 
@@ -424,9 +425,9 @@ class Trainer:
             log = RunLog(run_dir, options.progress)
             cols = options.grid[0]
             reals = self.data.read(np.arange(min(cols * options.grid[1], self.data.num_images)))
-            save_grid(run_dir / "reals.png", reals, cols)
+            save_image_grid(reals, run_dir / "reals.png", cols)
             if self.cur_nimg == 0:
-                save_grid(run_dir / "fakes-init.png", self.sample_grid(), cols)
+                save_image_grid(self.sample_grid(), run_dir / "fakes-init.png", cols)
         next_tick = (self.cur_nimg // tick_nimg + 1) * tick_nimg
         next_snapshot = (self.cur_nimg // snapshot_nimg + 1) * snapshot_nimg
         tick_start, tick_nimg0 = time.perf_counter(), self.cur_nimg
@@ -470,7 +471,7 @@ class Trainer:
             dist_utils.barrier(self.world)
             return
         tag = ckpt.snapshot_tag(self.cur_nimg)
-        save_grid(run_dir / f"fakes-{tag}.png", self.sample_grid(), self.options.grid[0])
+        save_image_grid(self.sample_grid(), run_dir / f"fakes-{tag}.png", self.options.grid[0])
         log.write({"event": "snapshot", "kimg": self.cur_nimg / 1000, "network": checkpoint.network.name})
         context = MetricContext(
             network=checkpoint.network,

@@ -2,7 +2,8 @@
 
 Paper Section 3.2 (Eq. 4) and Appendix B; FACTS.md "Training":
 
-- G: ``softplus(-D(G(z)))`` (non-saturating, Goodfellow et al. 2014); D: ``softplus(D(G(z))) + softplus(-D(x))``;
+- G: ``softplus(-D(G(z)))`` (non-saturating, Goodfellow et al. 2014);
+- D: ``softplus(D(G(z))) + softplus(-D(x))``;
 - R1 (Mescheder et al. 2018): ``gamma / 2 * ||grad_x D(x)||^2`` on reals;
 - path length: ``y = randn / sqrt(H * W)``, ``J^T y = grad_ws sum(G(w) * y)``,
   ``len = sqrt(mean over ws of sum over w_dim of (J^T y)^2)``; ``a = pl_mean.lerp(mean(len), 0.01)``;

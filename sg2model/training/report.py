@@ -3,7 +3,8 @@
 ``log.jsonl`` gets one JSON object per line: ``{"event": "tick", "kimg", "step", "sec_per_kimg", losses...}``
 every tick, ``{"event": "metric", "kimg", "metric", "values", ...}`` per snapshot metric, and
 ``{"event": "snapshot", ...}`` per checkpoint. The live display (rich) shows the recent ticks and the latest
-metric values; it is off when not on a terminal or when ``progress=False``.
+metric values; it is off when not on a terminal or when ``progress=False``. Sample grids are written with
+:func:`sg2eval.plots.save_image_grid`.
 """
 
 from __future__ import annotations
@@ -12,29 +13,12 @@ import json
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-import PIL.Image
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from sg2eval.io_utils import atomic_path
-
 LOG_NAME = "log.jsonl"
 DISPLAY_COLUMNS = ("kimg", "sec_per_kimg", "G_loss", "D_loss", "R1_penalty", "PL_penalty", "pl_mean")
-
-
-def save_grid(path: Path, images: np.ndarray, cols: int) -> None:
-    """Write uint8 ``[N, C, H, W]`` images as one PNG, ``cols`` per row (atomic)."""
-    n, c, h, w = images.shape
-    rows = -(-n // cols)
-    canvas = np.zeros((rows * h, cols * w, c), dtype=np.uint8)
-    for i, image in enumerate(images):
-        r, col = divmod(i, cols)
-        canvas[r * h : (r + 1) * h, col * w : (col + 1) * w] = image.transpose(1, 2, 0)
-    picture = PIL.Image.fromarray(canvas[:, :, 0] if c == 1 else canvas)
-    with atomic_path(path) as tmp:
-        picture.save(tmp, format="PNG")
 
 
 class RunLog:
