@@ -1,0 +1,273 @@
+"""``sg2eval project``: project images into a network's W space (StyleGAN2 Appendix D; docs/projector.md).
+
+The options shared with ``attribute`` and ``attribute-calibrate`` (projector settings, LPIPS, device) and the
+progress display live here too.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import click
+import numpy as np
+
+from sg2eval.errors import Sg2evalError
+from sg2eval.io_utils import atomic_path, write_json
+from sg2eval.projector import ProjectorConfig, StepReport
+
+
+def default_device() -> str:
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def projector_options(command: Callable[..., Any]) -> Callable[..., Any]:
+    """Network, projector, LPIPS and device options of the three projection commands."""
+    options = [
+        click.option("--network", required=True, help="Network file: .sg2, stylegan2-ada .pkl or TF .pkl."),
+        click.option("--steps", "num_steps", type=int, default=None, help="Optimization steps [1000]."),
+        click.option(
+            "--no-noise-reg",
+            "no_noise_reg",
+            is_flag=True,
+            help="Drop the noise regularization (Figure 18's ablation; maps are still renormalized).",
+        ),
+        click.option(
+            "--pyramid-gain",
+            type=float,
+            default=None,
+            help="Gain of each 2x2 average in the noise pyramid [2, as the paper; NVIDIA's code: 1].",
+        ),
+        click.option("--seed", type=int, default=0, show_default=True, help="First projection seed."),
+        click.option("--batch-size", type=int, default=8, show_default=True, help="Targets per batch."),
+        click.option(
+            "--lpips",
+            "lpips_name",
+            type=click.Choice(["auto", "vgg16-nv", "lpips-vgg"]),
+            default="auto",
+            show_default=True,
+            help="LPIPS backend.",
+        ),
+        click.option(
+            "--lpips-weights",
+            "--weights",
+            "lpips_weights",
+            default=None,
+            help="vgg16.pt (vgg16-nv) or vgg16-397923af.pth (lpips-vgg).",
+        ),
+        click.option("--device", default=None, help="torch device [cuda if available, else cpu]."),
+    ]
+    for option in reversed(options):
+        command = option(command)
+    return command
+
+
+def config_changes(num_steps: int | None, no_noise_reg: bool, pyramid_gain: float | None) -> dict[str, Any]:
+    """The :class:`ProjectorConfig` fields set on the command line (None: not given)."""
+    return {
+        "num_steps": num_steps,
+        "noise_reg_weight": 0.0 if no_noise_reg else None,
+        "pyramid_gain": pyramid_gain,
+    }
+
+
+@contextmanager
+def step_progress(total_steps: int, description: str) -> Iterator[Callable[[StepReport], None]]:
+    """A rich progress bar over ``total_steps`` optimization steps showing step, loss and LPIPS (batch
+    means); yields the projector callback that advances it."""
+    from sg2eval.progress import make_progress
+
+    with make_progress() as progress:
+        task = progress.add_task(description, total=total_steps, status="")
+
+        def advance(report: StepReport) -> None:
+            progress.update(
+                task,
+                advance=1,
+                status=f"step {report.step + 1}  loss {report.loss.mean():.4f}  "
+                f"LPIPS {report.distance.mean():.4f}",
+            )
+
+        yield advance
+
+
+@contextmanager
+def echo_warnings() -> Iterator[None]:
+    """Print the library's warnings (resized images, mismatched calibrations) as one line each."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        yield
+    for warning in caught:
+        click.echo(f"warning: {warning.message}", err=True)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Outputs.
+
+
+def save_png(image: np.ndarray, path: Path) -> None:
+    """uint8 ``[C, H, W]`` -> PNG at its exact pixels."""
+    from sg2eval.plots import save_image_grid
+
+    save_image_grid(image[np.newaxis], path, columns=1, padding=0)
+
+
+class VideoWriter:
+    """Frames (uint8 ``[H, W, 3]``) to ``<stem>.mp4`` through ffmpeg when it is installed, else to an animated
+    ``<stem>.gif`` with PIL (at most 100 frames, at most 256 pixels high)."""
+
+    def __init__(self, stem: Path, num_frames: int, fps: int = 30) -> None:
+        self.fps = fps
+        self.ffmpeg = shutil.which("ffmpeg")
+        self.path = stem.with_suffix(".mp4" if self.ffmpeg else ".gif")
+        self.every = 1 if self.ffmpeg else max(1, -(-num_frames // 100))
+        self.count = 0
+        self.frames: list[Any] = []
+        self.process: subprocess.Popen[bytes] | None = None
+
+    def add(self, frame: np.ndarray) -> None:
+        self.count += 1
+        if (self.count - 1) % self.every:
+            return
+        if self.ffmpeg:
+            if self.process is None:
+                self.process = self._start(frame.shape[1], frame.shape[0])
+            assert self.process.stdin is not None
+            self.process.stdin.write(np.ascontiguousarray(frame).tobytes())
+            return
+        import PIL.Image
+
+        image = PIL.Image.fromarray(np.ascontiguousarray(frame))
+        if image.height > 256:
+            image = image.resize((image.width * 256 // image.height, 256), PIL.Image.Resampling.BILINEAR)
+        self.frames.append(image)
+
+    def _start(self, width: int, height: int) -> subprocess.Popen[bytes]:
+        assert self.ffmpeg is not None
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        args = [self.ffmpeg, "-y", "-loglevel", "error", "-f", "rawvideo", "-pix_fmt", "rgb24"]
+        args += ["-s", f"{width}x{height}", "-r", str(self.fps), "-i", "-", "-pix_fmt", "yuv420p"]
+        return subprocess.Popen([*args, "-c:v", "libx264", str(self.path)], stdin=subprocess.PIPE)
+
+    def close(self) -> Path:
+        if self.process is not None:
+            assert self.process.stdin is not None
+            self.process.stdin.close()
+            if self.process.wait() != 0:
+                raise Sg2evalError(f"ffmpeg failed writing {self.path}; rerun without --save-video")
+        elif self.frames:
+            with atomic_path(self.path) as tmp:
+                duration = max(20, 1000 * self.every // self.fps)
+                self.frames[0].save(
+                    tmp, format="GIF", save_all=True, append_images=self.frames[1:], duration=duration, loop=0
+                )
+        return self.path
+
+
+def unique_names(files: list[Path]) -> list[str]:
+    """Output folder names: file stems, suffixed with their index where two stems collide."""
+    stems = [f.stem for f in files]
+    return [s if stems.count(s) == 1 else f"{s}-{i}" for i, s in enumerate(stems)]
+
+
+@click.command("project")
+@click.argument("targets", nargs=-1, required=True)
+@projector_options
+@click.option("--out", "out_dir", default="projections", show_default=True, help="Output folder.")
+@click.option("--save-video", is_flag=True, help="Also write the optimization as MP4 (ffmpeg) or GIF.")
+@click.option(
+    "--resize/--no-resize",
+    default=True,
+    show_default=True,
+    help="Centre-crop and resize targets of another size (with a warning) instead of refusing them.",
+)
+def project_command(
+    targets: tuple[str, ...],
+    network: str,
+    num_steps: int | None,
+    no_noise_reg: bool,
+    pyramid_gain: float | None,
+    seed: int,
+    batch_size: int,
+    lpips_name: str,
+    lpips_weights: str | None,
+    device: str | None,
+    out_dir: str,
+    save_video: bool,
+    resize: bool,
+) -> None:
+    """Find w in W and the noise maps that re-synthesize each TARGET image (files or folders).
+
+    Writes, per target, OUT/<name>/: projected_w.npz, noise.npz, target.png, proj.png, compare.png
+    (target | projection) and with --save-video proj.mp4 or proj.gif; OUT/projection.json sums up.
+    """
+    from sg2eval.attribution import open_network
+    from sg2eval.projector import load_targets, output_shape
+
+    config = ProjectorConfig().with_changes(**config_changes(num_steps, no_noise_reg, pyramid_gain))
+    with echo_warnings():
+        setup = open_network(network, lpips_name, lpips_weights, device or default_device())
+        files, images = load_targets(targets, output_shape(setup.G), resize)
+        projector = setup.projector(config)
+    names = unique_names(files)
+    out = Path(out_dir)
+    summary = []
+    batches = range(0, len(files), batch_size)
+    with step_progress(config.num_steps * len(batches), "projecting") as advance:
+        for start in batches:
+            stop = min(start + batch_size, len(files))
+            videos = [VideoWriter(out / n / "proj", config.num_steps) for n in names[start:stop]]
+            batch_targets = images[start:stop]
+
+            def on_step(
+                report: StepReport, videos: list[VideoWriter] = videos, tgt: Any = batch_targets
+            ) -> None:
+                advance(report)
+                if save_video:
+                    frames = np.concatenate([tgt, report.images.cpu().numpy()], axis=3)  # [B, C, H, 2W]
+                    for video, frame in zip(videos, frames, strict=True):
+                        video.add(
+                            np.broadcast_to(frame, (3, *frame.shape[1:])).transpose(1, 2, 0)
+                        )  # [H, 2W, 3]
+
+            seeds = list(range(seed + start, seed + stop))
+            result = projector.project(batch_targets, seeds, on_step)
+            for k, i in enumerate(range(start, stop)):
+                entry = write_projection(result, k, batch_targets[k], out / names[i], setup.G.num_ws)
+                if save_video:
+                    entry["video"] = str(videos[k].close())
+                summary.append({"target": str(files[i]), **entry})
+                click.echo(f"{files[i]}: LPIPS {entry['distance']:.4f} -> {out / names[i]}")
+    write_json(
+        out / "projection.json",
+        {
+            "network": {"path": network, "sha256": setup.network_sha256},
+            "lpips": setup.lpips,
+            "projector": config.to_dict(),
+            "targets": summary,
+        },
+    )
+
+
+def write_projection(result: Any, k: int, target: np.ndarray, folder: Path, num_ws: int) -> dict[str, Any]:
+    """Files of target ``k`` of a batch's :class:`~sg2eval.projector.Projection`; returns its summary."""
+    from sg2eval.cache import write_npz
+    from sg2eval.plots import save_image_grid
+
+    w = result.w[k]  # [w_dim]
+    distance, proj_seed = float(result.distance[k]), int(result.seeds[k])
+    meta = {"distance": distance, "seed": proj_seed, "space": "W (one w for all layers)"}
+    ws = np.tile(w, (1, num_ws, 1))  # [1, num_ws, w_dim], stylegan2-ada-pytorch's projected_w.npz layout
+    write_npz(folder / "projected_w.npz", {"w": ws}, meta)
+    write_npz(folder / "noise.npz", {name: maps[k] for name, maps in result.noise.items()}, meta)
+    save_png(target, folder / "target.png")
+    save_png(result.images[k], folder / "proj.png")
+    save_image_grid(np.stack([target, result.images[k]]), folder / "compare.png", columns=2)
+    return {"distance": distance, "seed": proj_seed, "folder": str(folder)}
