@@ -17,6 +17,9 @@ from sg2eval.errors import Sg2evalError
 
 COMMANDS: dict[str, str] = {
     "ppl": "sg2eval.cli.ppl:ppl_command",
+    "project": "sg2eval.cli.project:project_command",
+    "attribute": "sg2eval.cli.attribute:attribute_command",
+    "attribute-calibrate": "sg2eval.cli.attribute:calibrate_command",
     "weights": "sg2eval.cli.weights:weights",
     "classifiers": "sg2eval.cli.classifiers:classifiers",
     "datasets": "sg2eval.cli.datasets:datasets",
