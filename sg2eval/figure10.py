@@ -26,7 +26,7 @@ KIND_COLORS = {"generated": "tab:blue", "real": "tab:orange"}
 def figure10_frame(calibrations: Mapping[str, Calibration]) -> pd.DataFrame:
     """One row per projected image: ``network`` (the mapping's key), ``kind`` (``generated``/``real``),
     ``index`` within its kind and ``distance``; plus the network's ``threshold``."""
-    rows = []
+    rows: list[dict[str, object]] = []
     for label, calibration in calibrations.items():
         for kind, distances in (("generated", calibration.generated), ("real", calibration.real)):
             rows.extend(
