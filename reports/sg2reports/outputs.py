@@ -1,0 +1,216 @@
+"""Report files: the table as CSV, Markdown and HTML, JSON with the provenance of every cell, and for
+Figure 10 one PNG histogram per row (generated in blue, real in orange, as in the paper).
+
+``<table>.csv`` holds every number (mean, standard deviation, confidence interval, published value,
+difference in units of our standard deviation); the Markdown and HTML versions show
+``mean ± half-width`` beside the published value and that difference.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sg2eval.io_utils import atomic_open, atomic_path, write_json
+from sg2eval.result import runtime_versions
+from sg2reports.runner import Report, RowResult
+from sg2reports.stats import difference_in_std
+
+
+def _number(value: float, digits: int = 4) -> str:
+    return "—" if value is None or math.isnan(value) else f"{value:.{digits}g}"
+
+
+def display_frame(report: Report) -> pd.DataFrame:
+    """The table for reading: ours as ``mean ± CI half-width``, the paper's value, ``(ours-paper)/std``."""
+    spec = report.manifest.table
+    lines = []
+    for row in report.rows:
+        line: dict[str, str] = dict(row.entry.keys)
+        for column in spec.columns:
+            s = row.summaries[column.name]
+            ours = (
+                _number(s.mean)
+                if math.isnan(s.half_width)
+                else f"{_number(s.mean)} ± {_number(s.half_width, 2)}"
+            )
+            line[column.name] = ours
+            if spec.paper_file is not None:
+                diff = difference_in_std(s, row.published[column.name])
+                line[f"{column.name} (paper)"] = _number(row.published[column.name])
+                line[f"{column.name} Δ/std"] = _number(diff, 2) if math.isnan(diff) else f"{diff:+.2f}"
+        line["seeds"] = str(min((s.n for s in row.summaries.values()), default=0))
+        lines.append(line)
+    return pd.DataFrame(lines)
+
+
+def to_markdown(frame: pd.DataFrame) -> str:
+    """A GitHub-style Markdown table of a frame of strings."""
+
+    def cell(value: Any) -> str:
+        return str(value).replace("|", "\\|")
+
+    header = "| " + " | ".join(cell(c) for c in frame.columns) + " |"
+    rule = "| " + " | ".join("---" for _ in frame.columns) + " |"
+    body = ["| " + " | ".join(cell(v) for v in values) + " |" for values in frame.itertuples(index=False)]
+    return "\n".join([header, rule, *body]) + "\n"
+
+
+def _markdown_document(report: Report) -> str:
+    spec = report.manifest.table
+    level = int(report.confidence * 100)
+    parts = [
+        f"# {spec.title}\n",
+        f"Manifest `{report.manifest.path}`; {report.seeds} seed(s) per cell; ± is the {level}% "
+        f"t-interval of the mean; Δ/std is (ours − paper) / our standard deviation over seeds.\n",
+        to_markdown(display_frame(report)),
+    ]
+    if report.problems:
+        parts.append("\n## Not computed\n")
+        parts += [
+            f"- **{p.row}** ({p.problem}; {', '.join(p.metrics)}): {p.detail}\n" for p in report.problems
+        ]
+    return "\n".join(parts)
+
+
+def _clean(obj: Any) -> Any:
+    """JSON-ready: NaN and infinities become None, numpy scalars plain numbers."""
+    if isinstance(obj, dict):
+        return {str(k): _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
+def _row_json(report: Report, row: RowResult) -> dict[str, Any]:
+    entry = row.entry
+    return {
+        "label": entry.label,
+        "keys": entry.keys,
+        "network": {
+            "path": str(entry.network),
+            "sha256": row.network_sha256,
+            "url": entry.url,
+            "expected_sha256": entry.sha256 or None,
+        },
+        "dataset": {
+            "name": entry.dataset.name,
+            "path": str(entry.dataset.path),
+            "sha256": row.dataset_sha256,
+        },
+        "columns": {
+            name: {
+                "mean": s.mean,
+                "std": s.std,
+                "n": s.n,
+                "ci_low": s.ci_low,
+                "ci_high": s.ci_high,
+                "paper": row.published[name],
+            }
+            for name, s in row.summaries.items()
+        },
+        "cells": {
+            metric: [
+                {
+                    "seed": seed,
+                    "key": r.key.digest,
+                    "options": r.key.options,
+                    "values": r.values,
+                    "provenance": r.provenance,
+                }
+                for seed, r in enumerate(records)
+            ]
+            for metric, records in row.cells.items()
+        },
+        "problems": [p.__dict__ for p in report.problems if p.row == entry.label],
+    }
+
+
+def report_json(report: Report) -> dict[str, Any]:
+    """Everything the report knows, with per-cell inputs, values and provenance."""
+    spec = report.manifest.table
+    return _clean(
+        {
+            "table": spec.name,
+            "title": spec.title,
+            "manifest": str(report.manifest.path),
+            "seeds": report.seeds,
+            "confidence": report.confidence,
+            "paper_values": str(report.paper_values) if report.paper_values else None,
+            "cells_computed": report.computed,
+            "cells_reused": report.reused,
+            "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "versions": runtime_versions(),
+            "rows": [_row_json(report, row) for row in report.rows],
+            "problems": [p.__dict__ for p in report.problems],
+        }
+    )
+
+
+def _slug(label: str) -> str:
+    return re.sub(r"[^A-Za-z0-9._-]+", "_", label)
+
+
+def save_overlaid_histograms(series: dict[str, np.ndarray], path: Path, title: str) -> None:
+    """Figure 10 panel: histograms of the generated (blue) and real (orange) distances on shared bins."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    data = np.concatenate([v for v in series.values() if v.size])
+    bins = np.histogram_bin_edges(data, bins=40).tolist()
+    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=120)
+    try:
+        for (name, values), color in zip(series.items(), ("tab:blue", "tab:orange"), strict=False):
+            ax.hist(values, bins=bins, alpha=0.6, color=color, label=f"{name} (n={values.size})")
+        ax.set_xlabel("LPIPS distance to the projection")
+        ax.set_ylabel("count")
+        ax.set_title(title)
+        ax.legend()
+        fig.tight_layout()
+        with atomic_path(path) as tmp:
+            fig.savefig(tmp, format="png")
+    finally:
+        plt.close(fig)
+
+
+def write_histograms(report: Report, out: Path) -> list[Path]:
+    """One PNG per row of a figure report, the per-item arrays pooled over seeds."""
+    names = report.manifest.table.histograms
+    written = []
+    for row in report.rows:
+        records = [r for records in row.cells.values() for r in records]
+        series = {n: np.asarray([v for r in records for v in r.per_item.get(n, [])]) for n in names}
+        if not any(v.size for v in series.values()):
+            continue
+        path = out / f"{report.manifest.table.name}_{_slug(row.entry.label)}.png"
+        save_overlaid_histograms(series, path, row.entry.label)
+        written.append(path)
+    return written
+
+
+def write_report(report: Report, out: str | Path) -> list[Path]:
+    """Write ``<table>.csv``, ``.md``, ``.html``, ``.json`` (and the PNGs of a figure) into ``out``."""
+    folder = Path(out)
+    name = report.manifest.table.name
+    paths = [folder / f"{name}.{suffix}" for suffix in ("csv", "md", "html", "json")]
+    with atomic_open(paths[0]) as handle:
+        report.table().to_csv(handle, index=False)
+    with atomic_open(paths[1]) as handle:
+        handle.write(_markdown_document(report))
+    with atomic_open(paths[2]) as handle:
+        handle.write(f"<h1>{report.manifest.table.title}</h1>\n")
+        handle.write(display_frame(report).to_html(index=False, border=0))
+    write_json(paths[3], report_json(report))
+    return paths + write_histograms(report, folder)

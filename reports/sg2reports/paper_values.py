@@ -1,0 +1,98 @@
+"""The published values (``shared/reference/paper_values/*.csv``) and their alignment with report rows.
+
+The folder is found in this order: the ``directory`` argument (``--paper-values DIR``), the environment
+variable ``SG2EVAL_PAPER_VALUES``, then ``../shared/reference/paper_values`` beside the repository (the
+layout of a checkout with ``shared/`` next to it), then the same path relative to the working directory.
+
+Rows align by the table's identity columns (``config`` + ``dataset`` for Table 1, ...), compared as text so
+that a manifest's ``row = 1`` meets the CSV's ``1``; value columns align by name.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+
+from sg2eval.errors import Sg2evalError
+from sg2reports.tables import TableSpec
+
+ENV_VAR = "SG2EVAL_PAPER_VALUES"
+_RELATIVE = Path("..") / "shared" / "reference" / "paper_values"
+
+
+def find_paper_values(directory: str | os.PathLike[str] | None = None) -> Path | None:
+    """The paper-values folder, or None when none of the places holds one (explicit folders must exist)."""
+    explicit = directory if directory is not None else os.environ.get(ENV_VAR) or None
+    if explicit is not None:
+        path = Path(explicit).expanduser()
+        if not path.is_dir():
+            source = "--paper-values" if directory is not None else ENV_VAR
+            raise Sg2evalError(
+                f"paper values folder {path} ({source}) does not exist; give the folder of the CSVs"
+            )
+        return path
+    repo_root = Path(__file__).resolve().parents[2]
+    for candidate in (repo_root / _RELATIVE, Path.cwd() / _RELATIVE):
+        if candidate.is_dir():
+            return candidate.resolve()
+    return None
+
+
+def load_paper_table(spec: TableSpec, directory: Path | None) -> pd.DataFrame | None:
+    """The published CSV of ``spec`` (all columns as read), None for figures or when no folder was found."""
+    if spec.paper_file is None or directory is None:
+        return None
+    path = directory / spec.paper_file
+    if not path.is_file():
+        raise Sg2evalError(
+            f"{path} is missing from the paper values folder; restore it or pass --paper-values"
+        )
+    table = pd.read_csv(path, dtype=str, keep_default_na=False)
+    needed = set(spec.keys) | {column.name for column in spec.columns}
+    missing = sorted(needed - set(table.columns))
+    if missing:
+        raise Sg2evalError(f"{path} lacks the columns {', '.join(missing)}; it is not the {spec.name} CSV")
+    return table
+
+
+def row_key(spec: TableSpec, row: Mapping[str, Any]) -> tuple[str, ...]:
+    """A row's identity as text, in ``spec.keys`` order."""
+    return tuple(str(row[key]).strip() for key in spec.keys)
+
+
+def published_values(spec: TableSpec, table: pd.DataFrame | None, row: Mapping[str, Any]) -> dict[str, float]:
+    """``{column: published value}`` for the manifest row ``row`` (NaN where the paper has none)."""
+    empty = {column.name: math.nan for column in spec.columns}
+    if table is None:
+        return empty
+    wanted = row_key(spec, row)
+    match = table[
+        [tuple(str(v).strip() for v in values) == wanted for values in table[list(spec.keys)].values]
+    ]
+    if len(match) > 1:
+        raise Sg2evalError(
+            f"{spec.paper_file} has {len(match)} rows for {dict(zip(spec.keys, wanted, strict=True))}"
+        )
+    if match.empty:
+        return empty
+    found = match.iloc[0]
+    return {column.name: _number(found[column.name]) for column in spec.columns}
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        return math.nan
+
+
+def paper_rows(spec: TableSpec, table: pd.DataFrame | None) -> list[dict[str, str]]:
+    """The identity columns of every published row (for listing what a manifest may name)."""
+    if table is None:
+        return []
+    return [dict(zip(spec.keys, values, strict=True)) for values in table[list(spec.keys)].values.tolist()]
