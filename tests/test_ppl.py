@@ -586,7 +586,7 @@ def offline_weights(tmp_path, monkeypatch: pytest.MonkeyPatch):
 def test_ppl_api_with_nvidia_lpips_records_the_backend(offline_weights) -> None:
     G = tiny_sg2_generator()
     result = P.ppl(G, "ppl_wend", num_samples=6, lpips="vgg16-nv", lpips_weights=str(offline_weights))
-    assert result.provenance["lpips"]["lpips"] == "vgg16-nv"
+    assert result.provenance["lpips"]["lpips"] == result.provenance["lpips"]["name"] == "vgg16-nv"
     assert len(result.provenance["lpips"]["weights_sha256"]) == 64
     assert result.params["crop"] is True and np.isfinite(result.value) and result.value > 0
 

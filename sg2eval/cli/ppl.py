@@ -81,7 +81,7 @@ def write_figures(
 )
 @click.option("--noise-group", type=int, default=None, help="Pairs sharing one noise draw [1; official 4].")
 @click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--batch-size", type=int, default=8, show_default=True, help="Pairs per generator call.")
+@click.option("--batch-size", type=int, default=4, show_default=True, help="Pairs per generator call.")
 @click.option(
     "--lpips",
     "lpips_name",

@@ -13,9 +13,9 @@ sampling loop :func:`compute_ppl` works with any generator-like object and any d
   in about [-1, 1], and ``G.synthesis.noise_shapes() -> {layer: (h, w)}``;
 - ``distance(img0, img1) -> Tensor[N]`` on images in [0, 255] (LPIPS, see ``sg2eval.detectors.lpips``).
 
-Determinism: every random quantity of pair ``i`` (z0, z1, t, the class label) comes from its own generator
-seeded by ``(seed, i)``, and the noise shared by a group of ``noise_group`` pairs from one seeded by
-``(seed, i // noise_group)``, so the per-pair scores do not depend on the batch size.
+Determinism: every random quantity of pair ``i`` (z0, z1, t, the class label) comes from its own CPU
+generator seeded by ``(seed, i)``, and the noise shared by a group of ``noise_group`` pairs from one seeded by
+``(seed, i // noise_group)`` on the compute device, so the random inputs do not depend on the batch size.
 """
 
 from __future__ import annotations
@@ -161,9 +161,9 @@ def percentile_examples(
 # Seeded per-pair draws.
 
 
-def _rng(seed: int, stream: int, index: int) -> torch.Generator:
+def _rng(seed: int, stream: int, index: int, device: torch.device | str = "cpu") -> torch.Generator:
     state = np.random.SeedSequence(entropy=seed, spawn_key=(stream, index)).generate_state(2, np.uint32)
-    return torch.Generator().manual_seed((int(state[0]) << 32) | int(state[1]))
+    return torch.Generator(device=device).manual_seed((int(state[0]) << 32) | int(state[1]))
 
 
 @dataclass(frozen=True)
@@ -194,14 +194,24 @@ def draw_pairs(seed: int, indices: Sequence[int], z_dim: int, c_dim: int, full: 
 
 
 def draw_noise(
-    seed: int, indices: Sequence[int], shapes: dict[str, tuple[int, int]], noise_group: int
+    seed: int,
+    indices: Sequence[int],
+    shapes: dict[str, tuple[int, int]],
+    noise_group: int,
+    device: torch.device | str = "cpu",
 ) -> dict[str, Tensor]:
     """Noise inputs {layer: [N, 1, h, w]} for the pairs ``indices``; pairs in the same group of
-    ``noise_group`` consecutive indices get the same draw, from a generator seeded by ``(seed, group)``."""
+    ``noise_group`` consecutive indices get the same draw, from a generator seeded by ``(seed, group)``.
+
+    The noise is drawn on ``device`` (a 1024x1024 network takes 2.8M values per pair: drawing them on the CPU
+    would cost a GPU run more than the generator itself), so its values depend on the device type (CPU and
+    CUDA generators differ); the latents, t and labels of :func:`draw_pairs` do not."""
     groups: dict[int, dict[str, Tensor]] = {}
     for group in sorted({index // noise_group for index in indices}):
-        rng = _rng(seed, _NOISE_STREAM, group)
-        groups[group] = {name: torch.randn(1, 1, *shape, generator=rng) for name, shape in shapes.items()}
+        rng = _rng(seed, _NOISE_STREAM, group, device)
+        groups[group] = {
+            name: torch.randn(1, 1, *shape, generator=rng, device=device) for name, shape in shapes.items()
+        }
     return {name: torch.cat([groups[index // noise_group][name] for index in indices]) for name in shapes}
 
 
@@ -235,8 +245,8 @@ def path_images(
     else:
         zt = torch.cat([slerp(z0, z1, t), slerp(z0, z1, t + config.epsilon)])  # [2N, z_dim]
         ws = G.mapping(zt, c2)  # [2N, L, D]
-    noise = draw_noise(seed, indices, _noise_shapes(G), config.noise_group)
-    noise_inputs = {name: torch.cat([n, n]).to(device) for name, n in noise.items()}  # [2N, 1, h, w]
+    noise = draw_noise(seed, indices, _noise_shapes(G), config.noise_group, device)
+    noise_inputs = {name: torch.cat([n, n]) for name, n in noise.items()}  # [2N, 1, h, w]
     img = G.synthesis(ws, noise_mode="random", noise_inputs=noise_inputs, force_fp32=True)
     img_t, img_t_eps = img.chunk(2)
     return img_t, img_t_eps, draws.t
@@ -275,10 +285,12 @@ def describe_distance(distance: Any) -> dict[str, Any]:
     """Provenance of the distance: its ``describe()`` when it has one (``PerceptualDistance``), else the
     name, weights hash and input range it has."""
     if callable(getattr(distance, "describe", None)):
-        return dict(distance.describe())
-    keys = ("name", "weights_sha256", "input_range")
-    info = {key: getattr(distance, key) for key in keys if hasattr(distance, key)}
-    info.setdefault("name", getattr(distance, "__qualname__", type(distance).__qualname__))
+        info = dict(distance.describe())
+    else:
+        keys = ("weights_sha256", "input_range")
+        info = {key: getattr(distance, key) for key in keys if hasattr(distance, key)}
+    fallback = getattr(distance, "__qualname__", type(distance).__qualname__)
+    info.setdefault("name", getattr(distance, "name", fallback))
     return info
 
 
@@ -288,7 +300,7 @@ def compute_ppl(
     distance: Any,
     config: PPLConfig,
     seed: int = 0,
-    batch_size: int = 8,
+    batch_size: int = 4,
     device: torch.device | str | None = None,
     progress: bool = False,
 ) -> Result:
@@ -369,7 +381,7 @@ def ppl(
     lpips: Any = "auto",
     lpips_weights: str | None = None,
     seed: int = 0,
-    batch_size: int = 8,
+    batch_size: int = 4,
     device: torch.device | str | None = None,
     progress: bool = False,
 ) -> Result:
