@@ -574,6 +574,20 @@ def test_sg2model_generator_batch_size_changes_only_rounding(space: str) -> None
     assert runs[0].value > 0
 
 
+def test_stylegan1_generator_runs_the_table3_presets_scaled_down() -> None:
+    """StyleGAN (v1) networks (config A, the Tables 3-4 generators) take the same path: Z and W, full and end,
+    with the face crop on a 64x64 output."""
+    from sg2model.networks.stylegan1 import StyleGAN1Generator
+
+    torch.manual_seed(0)
+    G = StyleGAN1Generator.from_config("A", 64, z_dim=16, w_dim=16, mapping_layers=2, mapping_features=16,
+                                       channel_base=256, channel_max=16).eval()  # fmt: skip
+    assert set(G.synthesis.noise_shapes()) >= {"b64.conv1"}
+    for name in ("sg1_zfull", "sg1_wend"):
+        result = P.ppl(G, name, num_samples=6, epsilon=1e-2, lpips=quadratic, batch_size=3)
+        assert result.params["crop"] is True and np.isfinite(result.value) and result.value > 0
+
+
 @pytest.fixture()
 def offline_weights(tmp_path, monkeypatch: pytest.MonkeyPatch):
     from tests.helpers.fake_weights import isolate_weight_search, write_nvidia_vgg16_torchscript
