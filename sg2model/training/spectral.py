@@ -4,13 +4,12 @@ The networks keep plain ``weight`` parameters (docs/networks.md, "Extending"); t
 weight of at least two dimensions with ``torch.nn.utils.parametrizations.spectral_norm`` (one power
 iteration per training forward, on the weight reshaped to ``[out, -1]``), after which the layers' own
 equalized-learning-rate gains still apply. Parametrizations rename state-dict entries, so networks are
-written to ``.sg2`` files through :func:`plain_copy`, which folds ``weight / sigma`` back into ``weight``.
+written to ``.sg2`` files through :func:`plain_copy`, which stores ``original / sigma`` as ``weight``.
 """
 
 from __future__ import annotations
 
-import copy
-
+import torch
 from torch import nn
 from torch.nn.utils import parametrize
 from torch.nn.utils.parametrizations import spectral_norm
@@ -37,11 +36,18 @@ def has_spectral_norm(net: nn.Module) -> bool:
 
 
 def plain_copy(net: nn.Module) -> nn.Module:
-    """``net`` itself when it has no parametrization, else a copy with ``weight = original / sigma``."""
+    """``net`` itself when it has no parametrization, else a rebuilt network (``type(net).from_spec``) whose
+    weights are ``original / sigma`` with the current power-iteration vectors (no iteration is run)."""
     if not has_spectral_norm(net):
         return net
-    out = copy.deepcopy(net).eval()
-    for module in out.modules():
-        if parametrize.is_parametrized(module, "weight"):
-            parametrize.remove_parametrizations(module, "weight", leave_parametrized=True)
-    return out
+    was_training = net.training
+    net.eval()  # spectral norm runs its power iteration only in training mode
+    with torch.no_grad():
+        state = {k: v for k, v in net.state_dict().items() if ".parametrizations." not in f".{k}"}
+        for name, module in net.named_modules():
+            if parametrize.is_parametrized(module, "weight"):
+                state[f"{name}.weight" if name else "weight"] = module.weight.detach().clone()
+    net.train(was_training)
+    out = type(net).from_spec(net.config)  # type: ignore[attr-defined]
+    out.load_state_dict(state)
+    return out.eval()
