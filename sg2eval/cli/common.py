@@ -1,0 +1,179 @@
+"""Options and output helpers shared by the metric commands (``fid``, ``kid``, ``pr``, ``features``, ...).
+
+- :func:`pair_options`: ``--real``, ``--fake``, ``--num`` (a number or ``all``), ``--num-real``,
+  ``--num-fake``;
+- :func:`run_options`: how sources become features (generation, detector, batching, device, cache), whose
+  values are exactly :class:`sg2eval.api.RunKwargs` (collect them with :func:`run_kwargs`);
+- :func:`json_option` and :func:`emit_result`: print the values and write ``--json OUT`` atomically.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+import click
+
+from sg2eval.io_utils import write_json
+from sg2eval.result import Result
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+RUN_OPTION_NAMES = (
+    "detector",
+    "weights",
+    "seed",
+    "truncation",
+    "noise_mode",
+    "class_idx",
+    "layout",
+    "batch_size",
+    "device",
+    "cache",
+    "cache_dir",
+    "progress",
+)
+
+
+class NumType(click.ParamType):
+    """A positive image count or the word ``all``."""
+
+    name = "N|all"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> int | str:
+        if isinstance(value, int) or value == "all":
+            return value
+        try:
+            number = int(value)
+        except ValueError:
+            self.fail(f"{value!r} is neither a number nor 'all'", param, ctx)
+        if number < 1:
+            self.fail(f"{number} is not a positive number of images", param, ctx)
+        return number
+
+
+NUM = NumType()
+
+SOURCE_HELP = (
+    "image folder (recursive, png/jpg/webp), .zip, .npy/.npz uint8 images, network file (.sg2/.pkl, "
+    "generated from seeds) or features file (sg2eval features --out)"
+)
+
+
+def _apply(function: F, decorators: list[Callable[[F], F]]) -> F:
+    for decorator in reversed(decorators):
+        function = decorator(function)
+    return function
+
+
+def pair_options(function: F) -> F:
+    """``--real``, ``--fake`` and the image counts."""
+    return _apply(
+        function,
+        [
+            click.option("--real", required=True, metavar="SRC", help=f"Real images: {SOURCE_HELP}."),
+            click.option(
+                "--fake", required=True, metavar="SRC", help="Generated images, same kinds as --real."
+            ),
+            click.option(
+                "--num",
+                type=NUM,
+                default=None,
+                help="Images per side: first N in sorted path order, or 'all' [all; 50000 generated].",
+            ),
+            click.option("--num-real", type=NUM, default=None, help="Override --num for --real."),
+            click.option("--num-fake", type=NUM, default=None, help="Override --num for --fake."),
+        ],
+    )
+
+
+def run_options(default_detector: str) -> Callable[[F], F]:
+    """Generation, detector, batching, device and cache options (the fields of ``RunKwargs``)."""
+
+    def decorate(function: F) -> F:
+        return _apply(
+            function,
+            [
+                click.option(
+                    "--seed",
+                    type=int,
+                    default=0,
+                    show_default=True,
+                    help="Network sources: image i uses seed+i.",
+                ),
+                click.option(
+                    "--truncation", type=float, default=1.0, show_default=True, help="Network sources: psi."
+                ),
+                click.option(
+                    "--noise-mode",
+                    type=click.Choice(["random", "const", "none"]),
+                    default="random",
+                    show_default=True,
+                    help="Network sources: per-layer noise.",
+                ),
+                click.option(
+                    "--class", "class_idx", type=int, default=None, help="Conditional networks: class."
+                ),
+                click.option(
+                    "--layout",
+                    type=click.Choice(["auto", "NHWC", "NCHW"]),
+                    default="auto",
+                    show_default=True,
+                    help=".npy/.npz sources: axis order.",
+                ),
+                click.option(
+                    "--detector",
+                    default=default_detector,
+                    show_default=True,
+                    help="Detector name or torchscript:PATH.",
+                ),
+                click.option("--weights", default=None, metavar="FILE", help="Detector weight file to use."),
+                click.option("--batch-size", type=int, default=64, show_default=True),
+                click.option(
+                    "--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ..."
+                ),
+                click.option("--cache/--no-cache", default=True, show_default=True, help="Feature store."),
+                click.option("--cache-dir", default=None, help="Feature store root [$SG2EVAL_CACHE]."),
+                click.option(
+                    "--progress/--no-progress",
+                    default=None,
+                    help="Progress bars [on when stderr is a terminal].",
+                ),
+            ],
+        )
+
+    return decorate
+
+
+def run_kwargs(params: dict[str, Any]) -> dict[str, Any]:
+    """The run options among a command's parameters, ready for ``sg2eval.api`` functions."""
+    options = {name: params[name] for name in RUN_OPTION_NAMES}
+    if options["progress"] is None:
+        options["progress"] = sys.stderr.isatty()
+    return options
+
+
+def json_option(function: F) -> F:
+    """``--json OUT``: write the result (values, params, provenance) as JSON."""
+    return click.option(
+        "--json", "json_path", default=None, metavar="OUT", help="Write the result as JSON to OUT."
+    )(function)
+
+
+def emit_result(result: Result, json_path: str | None) -> None:
+    """Print ``name: value`` lines and the detector's weights status; write JSON when asked."""
+    for name, value in result.values.items():
+        click.echo(f"{name}: {value:.6g}")
+    detector = result.provenance.get("detector") or {}
+    weights = detector.get("weights") or {}
+    if weights:
+        status = "verified" if detector.get("verified") else "NOT verified against a published hash"
+        click.echo(
+            f"detector {detector.get('detector')}: {weights.get('file')} "
+            f"sha256 {str(weights.get('sha256'))[:12]} ({status})",
+            err=True,
+        )
+    if json_path is not None:
+        write_json(json_path, result.to_dict())
+        click.echo(f"wrote {json_path}", err=True)
