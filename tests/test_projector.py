@@ -6,6 +6,7 @@ import json
 import math
 import warnings
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import PIL.Image
@@ -28,7 +29,7 @@ from sg2eval.projector import (
 from sg2eval.sources.network import to_uint8
 
 
-def tiny_generator(res: int = 16, noise_strength: float = 0.05, c_dim: int = 0) -> torch.nn.Module:
+def tiny_generator(res: int = 16, noise_strength: float = 0.05, c_dim: int = 0) -> Any:
     """A small random sg2model generator (16-d latents, <= 32 channels) with visible noise inputs.
 
     The style affine weights are scaled by 0.3 so that the image changes smoothly with w, as in a trained,
@@ -67,7 +68,7 @@ def fake_lpips(tmp_path_factory: pytest.TempPathFactory):
     return get_lpips("vgg16-nv", weights=str(path))
 
 
-def generated_targets(G: torch.nn.Module, seeds: list[int]) -> np.ndarray:
+def generated_targets(G: Any, seeds: list[int]) -> np.ndarray:
     """uint8 images the network made from ``RandomState(seed).randn(z_dim)`` with random noise."""
     z = torch.from_numpy(np.stack([np.random.RandomState(s).randn(G.z_dim) for s in seeds])).float()
     torch.manual_seed(seeds[0])
