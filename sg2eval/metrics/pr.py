@@ -9,7 +9,8 @@ distance equals a radius exactly.)
 
 Distances are computed block by block on the torch device, ``row_batch`` x ``col_batch`` at a time
 (10 000 x 10 000 as in the official code), keeping only the k+1 smallest per row, so 50k x 50k never needs
-the full matrix. ``distance_dtype="float16"`` computes ``max(|u|^2 - 2 u.v + |v|^2, 0)`` in half precision
+the full matrix; the fake x real blocks are computed once and serve both precision and recall.
+``distance_dtype="float16"`` computes ``max(|u|^2 - 2 u.v + |v|^2, 0)`` in half precision
 like the official TF code; the default ``"float32"`` is more accurate.
 """
 
@@ -69,18 +70,25 @@ def knn_radii(features: torch.Tensor, config: PrConfig) -> torch.Tensor:
     return torch.cat(radii)
 
 
-def within_any_radius(
-    queries: torch.Tensor, refs: torch.Tensor, radii: torch.Tensor, config: PrConfig
-) -> torch.Tensor:
-    """Whether each query [Q, D] lies within (``<=``) the radius [M] of any reference [M, D] -> [Q] bool."""
-    hits = []
-    for _, rows in _blocks(queries, config.row_batch):
-        found = torch.zeros(len(rows), dtype=torch.bool, device=rows.device)
-        for start, cols in _blocks(refs, config.col_batch):
+def cross_membership(
+    real: torch.Tensor,
+    fake: torch.Tensor,
+    real_radii: torch.Tensor,
+    fake_radii: torch.Tensor,
+    config: PrConfig,
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """One pass over the fake x real distance blocks answering both questions:
+    fake [M] within (``<=``) the radius of some real sample, and real [N] within the radius of some fake."""
+    fake_hit = torch.zeros(len(fake), dtype=torch.bool, device=fake.device)  # [M]
+    real_hit = torch.zeros(len(real), dtype=torch.bool, device=real.device)  # [N]
+    for row, rows in _blocks(fake, config.row_batch):
+        row_radii = fake_radii[row : row + len(rows)].unsqueeze(1)  # [R, 1]
+        for col, cols in _blocks(real, config.col_batch):
             block = squared_distances(rows, cols)  # [R, C]
-            found |= (block <= radii[start : start + len(cols)].unsqueeze(0)).any(dim=1)
-        hits.append(found)
-    return torch.cat(hits)
+            col_radii = real_radii[col : col + len(cols)].unsqueeze(0)  # [1, C]
+            fake_hit[row : row + len(rows)] |= (block <= col_radii).any(1)
+            real_hit[col : col + len(cols)] |= (block <= row_radii).any(0)
+    return fake_hit, real_hit
 
 
 def precision_recall_values(
@@ -101,11 +109,10 @@ def precision_recall_values(
             f"got {tuple(real_t.shape)} and {tuple(fake_t.shape)}"
         )
     with torch.no_grad():
-        real_radii = knn_radii(real_t, config)
-        fake_radii = knn_radii(fake_t, config)
-        precision = within_any_radius(fake_t, real_t, real_radii, config).double().mean().item()
-        recall = within_any_radius(real_t, fake_t, fake_radii, config).double().mean().item()
-    return float(precision), float(recall)
+        fake_hit, real_hit = cross_membership(
+            real_t, fake_t, knn_radii(real_t, config), knn_radii(fake_t, config), config
+        )
+    return float(fake_hit.double().mean()), float(real_hit.double().mean())
 
 
 def compute_precision_recall(
