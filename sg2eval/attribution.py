@@ -348,11 +348,11 @@ def calibrate_network(
     from sg2eval.sources import open_source
     from sg2eval.sources.network import NetworkSource
 
-    projector = setup.projector(config or ProjectorConfig())
-    generated_source = NetworkSource(setup.network, seed=seed, device=setup.device)
     real_source = open_source(real)
     if isinstance(real_source, NetworkSource):
         raise Sg2evalError(f"--real {real} is a network; give real images (folder, zip, .npy/.npz)")
+    projector = setup.projector(config or ProjectorConfig())
+    generated_source = NetworkSource(setup.network, seed=seed, device=setup.device)
     gen_images = np.concatenate(list(generated_source.iter_batches(batch_size, num)))
     real_images = np.concatenate(list(real_source.iter_batches(batch_size, num)))
     gen_dist = projection_distances(projector, gen_images, seed, batch_size, callback)
