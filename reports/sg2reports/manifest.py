@@ -11,6 +11,7 @@ how_to_get = "python dataset_tool.py ..."
 sha256 = ""                            # optional: the content hash sg2eval computes; checked when given
 [metrics.fid]                          # options handed to the metric functions (defaults: the paper's)
 num = 50000
+weights = "inception-2015-12-05.pt"    # *weights and torchscript:PATH are relative to this file
 [[rows]]
 config = "A"                           # the table's identity columns (Table 1: config, dataset)
 dataset = "ffhq"                       # a [datasets.*] entry
@@ -103,8 +104,8 @@ class Manifest:
 def _folder(base: Path, configured: str, override: str | os.PathLike[str] | None, env: str) -> Path:
     chosen = override if override is not None else os.environ.get(env) or None
     if chosen is not None:
-        return Path(chosen).expanduser()
-    return base / Path(configured).expanduser()
+        return Path(chosen).expanduser().resolve()
+    return (base / Path(configured).expanduser()).resolve()
 
 
 def _text(entry: Mapping[str, Any], name: str, where: str) -> str:
@@ -202,4 +203,16 @@ def load_manifest(
             f"{file} sets options for {', '.join(unknown)}, which {spec.name} does not compute "
             f"({', '.join(spec.metrics)})"
         )
-    return Manifest(file, spec, rows, {k: dict(v) for k, v in metrics.items()}, str(raw.get("notes", "")))
+    options = {metric: _resolve_weight_paths(dict(values), base) for metric, values in metrics.items()}
+    return Manifest(file, spec, rows, options, str(raw.get("notes", "")))
+
+
+def _resolve_weight_paths(options: dict[str, Any], base: Path) -> dict[str, Any]:
+    """Options named ``*weights`` (detector and LPIPS files) and ``detector = "torchscript:PATH"`` are paths
+    relative to the manifest's folder."""
+    for name, value in options.items():
+        if name.endswith("weights") and isinstance(value, str):
+            options[name] = str(base / Path(value).expanduser())
+        elif name == "detector" and isinstance(value, str) and value.startswith("torchscript:"):
+            options[name] = "torchscript:" + str(base / Path(value.removeprefix("torchscript:")).expanduser())
+    return options

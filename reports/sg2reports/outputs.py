@@ -1,5 +1,5 @@
 """Report files: the table as CSV, Markdown and HTML, JSON with the provenance of every cell, and for
-Figure 10 one PNG histogram per row (generated in blue, real in orange, as in the paper).
+Figure 10 the PNG of the histograms, a panel per row (generated in blue, real in orange, as in the paper).
 
 ``<table>.csv`` holds every number (mean, standard deviation, confidence interval, published value,
 difference in units of our standard deviation); the Markdown and HTML versions show
@@ -9,7 +9,6 @@ difference in units of our standard deviation); the Markdown and HTML versions s
 from __future__ import annotations
 
 import math
-import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -17,7 +16,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sg2eval.io_utils import atomic_open, atomic_path, write_json
+from sg2eval.io_utils import atomic_open, write_json
 from sg2eval.result import runtime_versions
 from sg2reports.runner import Report, RowResult
 from sg2reports.stats import difference_in_std
@@ -157,47 +156,41 @@ def report_json(report: Report) -> dict[str, Any]:
     )
 
 
-def _slug(label: str) -> str:
-    return re.sub(r"[^A-Za-z0-9._-]+", "_", label)
+def figure10_calibrations(report: Report) -> dict[str, Any]:
+    """Per row with distances: an attribution :class:`~sg2eval.attribution.Calibration` of its distances
+    pooled over seeds (what :func:`sg2eval.figure10.figure10_frame` draws, threshold included)."""
+    from sg2eval.attribution import Calibration
 
-
-def save_overlaid_histograms(series: dict[str, np.ndarray], path: Path, title: str) -> None:
-    """Figure 10 panel: histograms of the generated (blue) and real (orange) distances on shared bins."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    data = np.concatenate([v for v in series.values() if v.size])
-    bins = np.histogram_bin_edges(data, bins=40).tolist()
-    fig, ax = plt.subplots(figsize=(5, 3.2), dpi=120)
-    try:
-        for (name, values), color in zip(series.items(), ("tab:blue", "tab:orange"), strict=False):
-            ax.hist(values, bins=bins, alpha=0.6, color=color, label=f"{name} (n={values.size})")
-        ax.set_xlabel("LPIPS distance to the projection")
-        ax.set_ylabel("count")
-        ax.set_title(title)
-        ax.legend()
-        fig.tight_layout()
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png")
-    finally:
-        plt.close(fig)
-
-
-def write_histograms(report: Report, out: Path) -> list[Path]:
-    """One PNG per row of a figure report, the per-item arrays pooled over seeds."""
-    names = report.manifest.table.histograms
-    written = []
+    found = {}
     for row in report.rows:
         records = [r for records in row.cells.values() for r in records]
-        series = {n: np.asarray([v for r in records for v in r.per_item.get(n, [])]) for n in names}
-        if not any(v.size for v in series.values()):
+        pooled = {n: [v for r in records for v in r.per_item.get(n, [])] for n in ("generated", "real")}
+        if not (pooled["generated"] and pooled["real"]):
             continue
-        path = out / f"{report.manifest.table.name}_{_slug(row.entry.label)}.png"
-        save_overlaid_histograms(series, path, row.entry.label)
-        written.append(path)
-    return written
+        first = records[0].provenance
+        found[row.entry.label] = Calibration.from_distances(
+            pooled["generated"],
+            pooled["real"],
+            network_sha256=row.network_sha256 or "",
+            network_path=str(row.entry.network),
+            lpips=dict(first.get("lpips") or {}),
+            projector=dict(first.get("projector") or {}),
+            real_source={"path": str(row.entry.dataset.path), "sha256": row.dataset_sha256},
+            generation={"seeds": [r.provenance.get("generated_seeds") for r in records]},
+        )
+    return found
+
+
+def write_figure(report: Report, out: Path) -> list[Path]:
+    """Figure 10 as one PNG, a panel per row (generated blue, real orange; :mod:`sg2eval.figure10`)."""
+    from sg2eval.figure10 import figure10_frame, save_figure10
+
+    calibrations = figure10_calibrations(report)
+    if not calibrations:
+        return []
+    path = out / f"{report.manifest.table.name}.png"
+    save_figure10(figure10_frame(calibrations), path)
+    return [path]
 
 
 def write_report(report: Report, out: str | Path) -> list[Path]:
@@ -213,4 +206,4 @@ def write_report(report: Report, out: str | Path) -> list[Path]:
         handle.write(f"<h1>{report.manifest.table.title}</h1>\n")
         handle.write(display_frame(report).to_html(index=False, border=0))
     write_json(paths[3], report_json(report))
-    return paths + write_histograms(report, folder)
+    return paths + (write_figure(report, folder) if report.manifest.table.histograms else [])

@@ -32,7 +32,7 @@ class SeedSummary:
         return (self.ci_high - self.ci_low) / 2
 
 
-def summarize(values: Sequence[float], confidence: float = 0.95) -> SeedSummary:
+def summarize(values: Sequence[float] | np.ndarray, confidence: float = 0.95) -> SeedSummary:
     """Mean, sample standard deviation and the t-interval of the mean of ``values`` (finite numbers)."""
     data = np.asarray(values, dtype=np.float64)
     n = int(data.size)

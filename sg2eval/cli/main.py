@@ -31,6 +31,7 @@ COMMANDS: dict[str, str] = {
     "kid": "sg2eval.cli.kid:kid_command",
     "pr": "sg2eval.cli.pr:pr_command",
     "features": "sg2eval.cli.features:features_command",
+    "report": "sg2eval.cli.report:report_command",
 }
 
 
