@@ -23,6 +23,7 @@ from typing_extensions import Unpack
 
 from sg2eval.cache import FeatureCache
 from sg2eval.detectors import Detector, get_detector
+from sg2eval.detectors.base import tf32_disabled
 from sg2eval.errors import Sg2evalError
 from sg2eval.features import (
     FeatureSet,
@@ -289,7 +290,8 @@ def precision_recall(
     real_set = session.features(real, _pick(num_real, num), "real")
     fake_set = session.features(fake, _pick(num_fake, num), "fake")
     config = PrConfig(k=k, row_batch=row_batch, col_batch=col_batch, distance_dtype=distance_dtype)
-    result = compute_precision_recall(real_set.features, fake_set.features, config, session.device)
+    with tf32_disabled():  # FACTS.md: the official metric code turns TF32 off
+        result = compute_precision_recall(real_set.features, fake_set.features, config, session.device)
     return session.finish(result, real_set.provenance, fake_set.provenance)
 
 
