@@ -399,7 +399,8 @@ def test_outputs_csv_markdown_html_json(toy: dict[str, Path]) -> None:
     assert csv["fid"].tolist() == pytest.approx([3 + 384.5, 5 + 384.5])
     markdown = written[1].read_text()
     half = scipy_stats.t.ppf(0.975, 1) * np.std([387, 388], ddof=1) / np.sqrt(2)
-    assert "| config | dataset | fid | fid (paper) | fid Δ/std |" in markdown
+    assert "| config | dataset | fid ↓ | fid ↓ (paper) | fid Δ/std | path_length ↓ |" in markdown
+    assert "| precision ↑ | precision ↑ (paper) | precision Δ/std |" in markdown
     assert f"| A | ffhq | 387.5 ± {half:.2g} | 4.4 | +{(387.5 - 4.4) / np.sqrt(0.5):.2f} |" in markdown
     assert "<table" in written[2].read_text()
 

@@ -21,6 +21,9 @@ from sg2eval.result import runtime_versions
 from sg2reports.runner import Report, RowResult
 from sg2reports.stats import difference_in_std
 
+#: The paper's marks: lower is better, higher is better.
+ARROWS = {"lower": "↓", "higher": "↑"}
+
 
 def _number(value: float, digits: int = 4) -> str:
     return "—" if value is None or math.isnan(value) else f"{value:.{digits}g}"
@@ -39,10 +42,11 @@ def display_frame(report: Report) -> pd.DataFrame:
                 if math.isnan(s.half_width)
                 else f"{_number(s.mean)} ± {_number(s.half_width, 2)}"
             )
-            line[column.name] = ours
+            header = f"{column.name} {ARROWS[column.better]}"
+            line[header] = ours
             if spec.paper_file is not None:
                 diff = difference_in_std(s, row.published[column.name])
-                line[f"{column.name} (paper)"] = _number(row.published[column.name])
+                line[f"{header} (paper)"] = _number(row.published[column.name])
                 line[f"{column.name} Δ/std"] = _number(diff, 2) if math.isnan(diff) else f"{diff:+.2f}"
         line["seeds"] = str(min((s.n for s in row.summaries.values()), default=0))
         lines.append(line)
@@ -68,6 +72,7 @@ def _markdown_document(report: Report) -> str:
         f"# {spec.title}\n",
         f"Manifest `{report.manifest.path}`; {report.seeds} seed(s) per cell; ± is the {level}% "
         f"t-interval of the mean; Δ/std is (ours − paper) / our standard deviation over seeds.\n",
+        *([f"{report.manifest.notes}\n"] if report.manifest.notes else []),
         to_markdown(display_frame(report)),
     ]
     if report.problems:
@@ -96,6 +101,7 @@ def _row_json(report: Report, row: RowResult) -> dict[str, Any]:
     return {
         "label": entry.label,
         "keys": entry.keys,
+        "extra": entry.extra,
         "network": {
             "path": str(entry.network),
             "sha256": row.network_sha256,

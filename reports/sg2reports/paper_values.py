@@ -89,10 +89,3 @@ def _number(text: str) -> float:
         return float(text)
     except ValueError:
         return math.nan
-
-
-def paper_rows(spec: TableSpec, table: pd.DataFrame | None) -> list[dict[str, str]]:
-    """The identity columns of every published row (for listing what a manifest may name)."""
-    if table is None:
-        return []
-    return [dict(zip(spec.keys, values, strict=True)) for values in table[list(spec.keys)].values.tolist()]
