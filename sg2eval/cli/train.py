@@ -32,6 +32,8 @@ def _metric_names(value: str) -> tuple[str, ...]:
               help="Checkpoint, grid and metrics every N kimg.")
 @click.option("--lr", type=float, default=0.002, show_default=True, help="Adam learning rate (G and D).")
 @click.option("--pl-weight", type=float, default=None, help="Path length weight (default: the config's).")
+@click.option("--g-reg-interval", type=int, default=None, help="Lazy path length interval (4; paper: 8).")
+@click.option("--d-reg-interval", type=int, default=None, help="Lazy R1 interval (16).")
 @click.option("--sn-g/--no-sn-g", default=False, show_default=True, help="Spectral norm in G (Table 4).")
 @click.option("--sn-d/--no-sn-d", default=False, show_default=True, help="Spectral norm in D (Table 4).")
 @click.option("--channel-base", type=int, default=None, help="Override the preset's channel base.")
