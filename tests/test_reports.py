@@ -193,7 +193,7 @@ def test_report_assembly_seed_averaging_and_resumption(toy: dict[str, Path]) -> 
     counting = Counting()
     manifest = load_manifest(toy["manifest"], "table1")
     store = CellStore(toy["root"] / "cells")
-    report = run_report(manifest, seeds=3, store=store, registry=counting.registry())
+    report = run_report(manifest, seeds=3, store=store, registry=counting.registry(), progress=True)
     assert report.computed == len(counting.calls) == 2 * 3 * 3 and report.reused == 0
     table = report.table()
     assert list(table["config"]) == ["A", "F"] and list(table["seeds"]) == [3, 3]
@@ -370,6 +370,25 @@ def test_official_manifests_parse_and_match_published_rows(table: str) -> None:
             assert not any(map(math.isnan, published_values(spec, paper, row.keys).values())), row.label
     if paper is not None:
         assert len(manifest.rows) == len(paper)
+
+
+@pytest.mark.parametrize(
+    ("metric", "options", "message"),
+    [
+        ("fid", {"bogus": 1}, "\\[metrics.fid\\] has unknown options bogus; known: .*covariance.*detector"),
+        ("fid", {"seed": 3}, "unknown options seed"),
+        ("pr", {"num_fake": 3}, "unknown options num_fake; known: .*distance_dtype"),
+        ("ppl", {"G": None, "num_samples": 4}, "unknown options G; known: .*lpips_weights.*preset"),
+        ("projection", {"steps": 3}, "unknown options steps; known: num, num_steps"),
+    ],
+)
+def test_default_metrics_refuse_unknown_options(
+    metric: str, options: dict, message: str, tmp_path: Path
+) -> None:
+    from sg2reports import default_registry
+
+    with pytest.raises(Sg2evalError, match=message):
+        default_registry()[metric].fn(tmp_path / "net.sg2", tmp_path / "data", 0, options)
 
 
 # ----------------------------------------------------------------------------------------------------------

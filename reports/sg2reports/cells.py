@@ -86,7 +86,7 @@ class CellStore:
             record = CellRecord.from_dict(json.loads(path.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError):
             return None
-        return record if record.key == key else None
+        return record if record.key.digest == key.digest else None
 
     def save(self, record: CellRecord) -> Path:
         path = self.path(record.key)
@@ -106,7 +106,7 @@ def stat_signature(path: Path) -> str:
 
 
 class HashMemo:
-    """Content hashes of network files and datasets, remembered by :func:`stat_signature`."""
+    """Content hashes of files and datasets, remembered by :func:`stat_signature`."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -124,8 +124,8 @@ class HashMemo:
             write_json(self.path, self._known)
         return self._known[signature]
 
-    def network(self, path: Path) -> str:
-        """SHA-256 of the network file's bytes."""
+    def file(self, path: Path) -> str:
+        """SHA-256 of a file's bytes (network files, detector weights)."""
         return self._remember("file", path, lambda: sha256_file(path))
 
     def dataset(self, path: Path) -> str:

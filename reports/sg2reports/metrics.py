@@ -73,22 +73,31 @@ def split_output(output: Mapping[str, Any] | Result) -> MetricOutput:
     return MetricOutput(values, per_item, {})
 
 
+#: Arguments the report itself sets (inputs, seed, generated count); never options of a manifest.
+_RESERVED = frozenset({"real", "fake", "G", "seed", "num_fake"})
+
+
 def _check_options(
     metric: str, options: Mapping[str, Any], target: Callable[..., Any], extra: set[str]
 ) -> None:
-    accepted = set(inspect.signature(target).parameters) | extra
+    named = {
+        name
+        for name, p in inspect.signature(target).parameters.items()
+        if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)
+    }
+    accepted = (named | extra) - _RESERVED
     unknown = sorted(set(options) - accepted)
     if unknown:
         raise Sg2evalError(
             f"[metrics.{metric}] has unknown options {', '.join(unknown)}; "
-            f"known: {', '.join(sorted(accepted - {'real', 'fake', 'G'}))}"
+            f"known: {', '.join(sorted(accepted))}"
         )
 
 
 def _run_keys() -> set[str]:
     from sg2eval.api import RunKwargs
 
-    return set(RunKwargs.__annotations__) - {"seed"}
+    return set(RunKwargs.__annotations__)
 
 
 def _need(dataset: Path | None, metric: str) -> Path:

@@ -111,7 +111,7 @@ def _key_options(options: Mapping[str, Any], memo: HashMemo) -> dict[str, Any]:
         if name in RUN_ONLY_OPTIONS:
             continue
         if name.endswith("weights") and isinstance(value, str) and Path(value).is_file():
-            value = {"file": Path(value).name, "sha256": memo.network(Path(value))}
+            value = {"file": Path(value).name, "sha256": memo.file(Path(value))}
         keyed[name] = value
     return keyed
 
@@ -154,7 +154,7 @@ class _Run:
             self.problem(row, "network missing", f"{row.network} not found; {row.network_help()}", metrics)
             return None, None, []
         try:
-            network_sha = self.memo.network(row.network)
+            network_sha = self.memo.file(row.network)
             _check_hash("network", row.network, row.sha256, network_sha)
         except Sg2evalError as error:
             self.problem(row, "network unusable", str(error), metrics)
