@@ -22,6 +22,7 @@ from sg2reports.stats import difference_in_std, summarize
 
 from sg2eval.cli.main import cli
 from sg2eval.errors import Sg2evalError
+from sg2eval.io_utils import sha256_file as file_sha256
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER = REPO.parent / "shared" / "reference" / "paper_values"
@@ -555,6 +556,7 @@ def test_table2_report_with_default_metrics_on_a_tiny_network(tiny: dict[str, Pa
     assert line["fid"] > 0 and line["ppl"] > 0 and line["seeds"] == 2
     assert line["fid_paper"] == 3.31 and line["ppl_paper"] == 125
     fid_cells = report.rows[0].cells["fid"]
+    assert fid_cells[0].key.options["detector"]["sha256"] == file_sha256(tiny["root"] / "pooled.pt")
     assert fid_cells[0].values["fid"] != fid_cells[1].values["fid"]  # seed 1 generates other images
     sources = [c.provenance["sources"]["fake"]["seeds"] for c in fid_cells]
     assert sources == [[0, 3], [4, 7]]

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -110,10 +110,22 @@ def _key_options(options: Mapping[str, Any], memo: HashMemo) -> dict[str, Any]:
     for name, value in sorted(options.items()):
         if name in RUN_ONLY_OPTIONS:
             continue
-        if name.endswith("weights") and isinstance(value, str) and Path(value).is_file():
-            value = {"file": Path(value).name, "sha256": memo.file(Path(value))}
-        keyed[name] = value
+        file = _weights_file(name, value)
+        keyed[name] = {"file": file.name, "sha256": memo.file(file)} if file is not None else value
     return keyed
+
+
+def _weights_file(name: str, value: Any) -> Path | None:
+    """The file behind a ``*weights`` option or a ``torchscript:PATH`` detector, when it exists."""
+    if not isinstance(value, str):
+        return None
+    if name.endswith("weights"):
+        path = Path(value)
+    elif name == "detector" and value.startswith("torchscript:"):
+        path = Path(value.removeprefix("torchscript:"))
+    else:
+        return None
+    return path if path.is_file() else None
 
 
 def _check_hash(kind: str, path: Path, expected: str, found: str) -> None:
@@ -203,7 +215,9 @@ class _Run:
         self.computed += 1
         return record
 
-    def row(self, row: RowEntry, advance: Any) -> tuple[str | None, str | None, dict[str, list[CellRecord]]]:
+    def row(
+        self, row: RowEntry, advance: Callable[[int, str], None]
+    ) -> tuple[str | None, str | None, dict[str, list[CellRecord]]]:
         """Hashes of the row's files and its cells per metric (complete seeds only up to a failure)."""
         network_sha, dataset_sha, metrics = self.hashes(row)
         cells: dict[str, list[CellRecord]] = {}
