@@ -124,7 +124,8 @@ def noise_regularization(maps: Sequence[Tensor], pyramid_gain: float = 2.0) -> T
     and smaller have only level 0) contribute ``mean(n * roll(n, 1, x)) ** 2 + mean(n * roll(n, 1, y)) ** 2``
     with wrap-around, the means taken over each target's pixels.
     """
-    total = torch.zeros(maps[0].shape[0], device=maps[0].device) if maps else torch.zeros(0)
+    assert maps, "no noise maps to regularize"
+    total = torch.zeros(maps[0].shape[0], device=maps[0].device)
     for noise in maps:
         assert noise.ndim == 4 and noise.shape[1] == 1, noise.shape
         level = noise
@@ -314,7 +315,11 @@ class Projector:
             w_tilde = w + draws * w_noise_scale(step, self.w_stats.w_std, cfg)
             synth = self.synthesize(w_tilde, noise)  # [B, C, H, W]
             dist = self.distance(target_in, to_distance_input((synth + 1) * (255 / 2)))  # [B]
-            loss = dist + cfg.noise_reg_weight * noise_regularization(list(noise.values()), cfg.pyramid_gain)
+            loss = dist
+            if noise:  # networks without noise inputs have nothing to regularize
+                loss = loss + cfg.noise_reg_weight * noise_regularization(
+                    list(noise.values()), cfg.pyramid_gain
+                )
             grads = torch.autograd.grad(loss.sum(), params)
             for p, g in zip(params, grads, strict=True):
                 p.grad = g

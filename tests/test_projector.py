@@ -219,6 +219,18 @@ def test_noise_regularization_keeps_signal_out_of_the_noise_maps(fake_lpips) -> 
     assert distances[0.0] < 0.5 * distances[1e5], distances
 
 
+def test_networks_without_noise_inputs_project_w_only(fake_lpips) -> None:
+    from sg2model import Generator
+
+    G = Generator(
+        16, 0, 16, 16, 3, mapping_kwargs={"num_layers": 2}, channel_base=256, channel_max=32, use_noise=False
+    )
+    result = Projector(G.eval(), fake_lpips.distance, ProjectorConfig(num_steps=3)).project(
+        noise_image(16, 0)
+    )
+    assert result.noise == {} and np.isfinite(result.distance).all() and result.w.shape == (1, 16)
+
+
 def test_wrong_target_shape_and_conditional_networks_are_refused(fake_lpips) -> None:
     projector = Projector(
         tiny_generator(), fake_lpips.distance, ProjectorConfig(num_steps=2, w_avg_samples=10)
