@@ -73,13 +73,13 @@ def test_keep_most_confident_selects_largest_confidence() -> None:
 
 def test_linear_labels_give_zero_entropy_and_unit_score() -> None:
     rng = np.random.default_rng(0)
-    latents = rng.standard_normal((2000, 8)).astype(np.float32)
+    latents = rng.standard_normal((1200, 8)).astype(np.float32)
     directions = rng.standard_normal((8, 3))
     logits = (latents @ directions).astype(np.float32)  # each attribute an exact linear function
-    table = entropies_from_arrays(latents, logits, ["a", "b", "c"], workers=2)
+    table = entropies_from_arrays(latents, logits, ["a", "b", "c"], workers=1)
     assert (table["entropy_bits"] < 0.02).all(), table
     assert score_from_entropies(table["entropy_bits"]) == pytest.approx(1.0, abs=0.05)
-    assert (table["num_kept"] == 1000).all() and (table["svm_accuracy"] > 0.99).all()
+    assert (table["num_kept"] == 600).all() and (table["svm_accuracy"] > 0.99).all()
 
 
 def test_random_labels_give_one_bit_each() -> None:
@@ -90,6 +90,19 @@ def test_random_labels_give_one_bit_each() -> None:
     np.testing.assert_allclose(table["entropy_bits"], 1.0, atol=0.03)
     np.testing.assert_allclose(table["entropy_nats"], np.log(2.0), atol=0.03)
     assert score_from_entropies(table["entropy_bits"]) == pytest.approx(4.0, rel=0.05)
+
+
+def test_parallel_fits_equal_sequential_fits() -> None:
+    """Worker processes keep liblinear's global random generator private to each fit (threads would not)."""
+    rng = np.random.default_rng(4)
+    latents = rng.standard_normal((600, 16)).astype(np.float32)
+    logits = (latents[:, :3] + rng.standard_normal((600, 3))).astype(np.float32)
+    settings = SvmSettings(max_iter=3)  # unconverged, so the coordinate order matters
+    one = entropies_from_arrays(latents, logits, ["a", "b", "c"], settings=settings, seed=1, workers=1)
+    two = entropies_from_arrays(latents, logits, ["a", "b", "c"], settings=settings, seed=1, workers=2)
+    assert not one["converged"].any()
+    np.testing.assert_array_equal(one["entropy_bits"], two["entropy_bits"])
+    np.testing.assert_array_equal(one["svm_accuracy"], two["svm_accuracy"])
 
 
 def test_svm_uses_the_pinned_historical_defaults_and_falls_back_to_labels() -> None:

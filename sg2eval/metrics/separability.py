@@ -13,7 +13,10 @@ Steps, as in the official code (FACTS.md, "Linear separability"):
 5. score ``2 ** sum_i H_i`` — the paper's ``exp(sum_i H_i)`` with H in nats.
 
 Memory is bounded by the latents and logits ([num, D] and [num, A] float32): images are classified batch by
-batch and dropped. The SVM fits run in a thread pool (liblinear releases the GIL), one attribute per task.
+batch and dropped. The SVM fits run in parallel worker processes (joblib's loky backend; the latents are
+shared with them through one memory-mapped copy), one attribute per task. Processes rather than threads:
+liblinear draws its coordinate order from one process-global random generator, so fits running in threads
+of one process would disturb each other's sequences and the result would depend on the scheduling.
 
 Batch-size independence: ``z`` for sample ``i`` is row ``i`` of one seeded normal stream, and when the
 generator exposes ``synthesis.noise_shapes()`` the random noise of sample ``i`` is row ``i`` of a second
@@ -25,16 +28,17 @@ from __future__ import annotations
 import os
 import warnings
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
-import torch
 
 from sg2eval.errors import Sg2evalError
 from sg2eval.result import Result, Stopwatch, runtime_versions
+
+if TYPE_CHECKING:  # torch is imported where images are made, so SVM worker processes stay light
+    import torch
 
 SPACES = ("w", "z")
 
@@ -141,7 +145,7 @@ def attribute_entropy(
 
 
 def default_workers(num_tasks: int) -> int:
-    """Threads for the SVM fits: the CPUs this process may use, at most one per attribute."""
+    """Worker processes for the SVM fits: the CPUs this process may use, at most one per attribute."""
     return max(1, min(num_tasks, len(os.sched_getaffinity(0))))
 
 
@@ -161,13 +165,14 @@ def entropies_from_arrays(
         raise Sg2evalError(f"{logits.shape[1]} logit columns but {len(names)} attribute names")
     keep = latents.shape[0] // 2 if num_keep is None else num_keep
     workers = default_workers(len(names)) if workers is None else workers
-    with ThreadPoolExecutor(max_workers=workers) as pool:
-        futures = [
-            pool.submit(attribute_entropy, name, latents, logits[:, i], keep, settings, seed + i)
-            for i, name in enumerate(names)
-        ]
-        rows = [asdict(f.result()) for f in futures]
-    table = pd.DataFrame(rows).set_index("attribute")
+    args = [(name, latents, logits[:, i], keep, settings, seed + i) for i, name in enumerate(names)]
+    if workers <= 1:
+        outcomes = [attribute_entropy(*a) for a in args]
+    else:
+        from joblib import Parallel, delayed
+
+        outcomes = Parallel(n_jobs=workers, backend="loky")(delayed(attribute_entropy)(*a) for a in args)
+    table = pd.DataFrame([asdict(o) for o in outcomes]).set_index("attribute")
     table.insert(1, "entropy_nats", table["entropy_bits"] * np.log(2.0))
     return table
 
@@ -189,6 +194,8 @@ def _per_sample_noise(
     synthesis: Any, rng: np.random.Generator, n: int, device: torch.device
 ) -> dict[str, torch.Tensor]:
     """Noise maps ``{layer: [n, 1, h, w]}`` with sample ``i`` drawn as row ``i`` of ``rng``'s stream."""
+    import torch
+
     shapes: dict[str, tuple[int, int]] = dict(synthesis.noise_shapes())
     sizes = [h * w for h, w in shapes.values()]
     flat = rng.standard_normal((n, sum(sizes)), dtype=np.float32)  # [n, sum(h*w)]
@@ -199,7 +206,6 @@ def _per_sample_noise(
     return noise
 
 
-@torch.no_grad()
 def generate_and_classify(
     G: Any,
     classifiers: Callable[[torch.Tensor], torch.Tensor],
@@ -213,6 +219,8 @@ def generate_and_classify(
     progress: bool = False,
 ) -> Samples:
     """Step 1: stream ``num`` samples through ``G`` and the classifiers, keeping latents and logits only."""
+    import torch
+
     from sg2eval.progress import track
 
     if getattr(G, "c_dim", 0):
@@ -224,21 +232,22 @@ def generate_and_classify(
     latents = {space: np.empty((num, G.z_dim if space == "z" else G.w_dim), np.float32) for space in spaces}
     logits: np.ndarray | None = None
     starts = range(0, num, batch_size)
-    for start in track(starts, len(starts), "separability: generate + classify", enabled=progress):
-        n = min(batch_size, num - start)
-        z = torch.from_numpy(z_rng.standard_normal((n, G.z_dim), dtype=np.float32)).to(device)  # [n, Z]
-        c = torch.zeros((n, 0), device=device)
-        ws = G.mapping(z, c, truncation_psi=truncation_psi)  # [n, num_ws, W]
-        synth_kwargs: dict[str, Any] = {"noise_mode": "random" if seeded_noise else noise_mode}
-        if seeded_noise:
-            synth_kwargs["noise_inputs"] = _per_sample_noise(G.synthesis, noise_rng, n, device)
-        images = G.synthesis(ws, **synth_kwargs)  # [n, C, H, W] in about [-1, 1]
-        batch_logits = classifiers(images.float()).float().cpu().numpy()  # [n, A]
-        if logits is None:
-            logits = np.empty((num, batch_logits.shape[1]), np.float32)
-        logits[start : start + n] = batch_logits
-        for space, store in latents.items():
-            store[start : start + n] = (z if space == "z" else ws[:, -1]).float().cpu().numpy()
+    with torch.no_grad():
+        for start in track(starts, len(starts), "separability: generate + classify", enabled=progress):
+            n = min(batch_size, num - start)
+            z = torch.from_numpy(z_rng.standard_normal((n, G.z_dim), dtype=np.float32)).to(device)  # [n, Z]
+            c = torch.zeros((n, 0), device=device)
+            ws = G.mapping(z, c, truncation_psi=truncation_psi)  # [n, num_ws, W]
+            synth_kwargs: dict[str, Any] = {"noise_mode": "random" if seeded_noise else noise_mode}
+            if seeded_noise:
+                synth_kwargs["noise_inputs"] = _per_sample_noise(G.synthesis, noise_rng, n, device)
+            images = G.synthesis(ws, **synth_kwargs)  # [n, C, H, W] in about [-1, 1]
+            batch_logits = classifiers(images.float()).float().cpu().numpy()  # [n, A]
+            if logits is None:
+                logits = np.empty((num, batch_logits.shape[1]), np.float32)
+            logits[start : start + n] = batch_logits
+            for space, store in latents.items():
+                store[start : start + n] = (z if space == "z" else ws[:, -1]).float().cpu().numpy()
     assert logits is not None
     return Samples(latents=latents, logits=logits)
 
