@@ -1,0 +1,53 @@
+"""Developer sessions (``nox -s NAME``). They reuse the project's ``.venv`` (created by ``python3 dev.py``)
+instead of building fresh environments, so they start in seconds.
+
+    nox -s tests        the test suite (pytest; cuda-marked tests are deselected without a GPU)
+    nox -s lint         ruff + mypy on sg2eval, sg2model and cuda_ops
+    nox -s cuda_build   compile the fused CUDA ops with nvcc (skipped when nvcc is absent)
+    nox -s bench        every benchmarks/bench_*.py
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+
+import nox
+
+ROOT = Path(__file__).resolve().parent
+VENV_BIN = ROOT / ".venv" / ("Scripts" if os.name == "nt" else "bin")
+PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
+
+nox.options.sessions = ["tests", "lint"]
+
+
+@nox.session(python=False)
+def tests(session: nox.Session) -> None:
+    session.run(PYTHON, "-m", "pytest", *session.posargs, external=True)
+
+
+@nox.session(python=False)
+def lint(session: nox.Session) -> None:
+    session.run(PYTHON, "-m", "ruff", "check", "sg2eval", "sg2model", "cuda_ops", external=True)
+    session.run(PYTHON, "-m", "mypy", "sg2eval", "sg2model", "cuda_ops", external=True)
+
+
+@nox.session(python=False)
+def cuda_build(session: nox.Session) -> None:
+    """Compile cuda_ops with nvcc against the installed torch (docs/cuda_ops.md); the build is cached, so a
+    second run only loads it. Without a GPU the target defaults to TORCH_CUDA_ARCH_LIST='9.0+PTX'."""
+    if shutil.which("nvcc") is None and not Path("/usr/local/cuda/bin/nvcc").exists():
+        session.skip("nvcc not found; install the CUDA toolkit or set CUDA_HOME")
+    env = {}
+    if "TORCH_CUDA_ARCH_LIST" not in os.environ and shutil.which("nvidia-smi") is None:
+        env["TORCH_CUDA_ARCH_LIST"] = "9.0+PTX"  # no GPU to ask: Hopper code plus PTX for newer GPUs
+    cli = "from sg2eval.cli.main import cli; cli()"
+    session.run(PYTHON, "-c", cli, "ops", "build", *session.posargs, env=env, external=True)
+
+
+@nox.session(python=False)
+def bench(session: nox.Session) -> None:
+    for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
+        session.run(PYTHON, str(script), *session.posargs, env={"PYTHONPATH": str(ROOT)}, external=True)
