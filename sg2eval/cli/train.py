@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -53,7 +54,8 @@ def train_command(data: str, out: Path, metrics: str, **options: object) -> None
     from sg2model.training import TrainingOptions, train
 
     run = train(TrainingOptions(data=data, out=str(out), metrics=_metric_names(metrics), **options))  # type: ignore[arg-type]
-    click.echo(f"training finished; snapshots and log.jsonl in {run}")
+    if os.environ.get("RANK", "0") == "0":
+        click.echo(f"training finished; snapshots and log.jsonl in {run}")
 
 
 if __name__ == "__main__":  # torchrun -m sg2eval.cli.train ...
