@@ -81,7 +81,8 @@ struct BiasActParams {
   int64_t numel, stride_dim, channels;
 };
 
-template <typename T>
+// I: index type (32-bit when the tensor allows it: 64-bit division is slow on the GPU).
+template <typename T, typename I>
 __global__ void bias_act_kernel(const T* __restrict__ g, const T* __restrict__ b, const T* __restrict__ ref,
                                 const T* __restrict__ dy, T* __restrict__ out, BiasActParams p) {
   using A = at::opmath_type<T>;
@@ -89,9 +90,11 @@ __global__ void bias_act_kernel(const T* __restrict__ g, const T* __restrict__ b
   const A gain = static_cast<A>(p.gain);
   const A clamp = static_cast<A>(p.clamp);
   const bool use_x = needs_x(p.act);
-  for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < p.numel;
-       i += (int64_t)gridDim.x * blockDim.x) {
-    const A bias = b ? static_cast<A>(b[(i / p.stride_dim) % p.channels]) : A(0);
+  const I numel = static_cast<I>(p.numel);
+  const I stride_dim = static_cast<I>(p.stride_dim);
+  const I channels = static_cast<I>(p.channels);
+  for (I i = blockIdx.x * (I)blockDim.x + threadIdx.x; i < numel; i += (I)gridDim.x * blockDim.x) {
+    const A bias = b ? static_cast<A>(b[(i / stride_dim) % channels]) : A(0);
     const A gi = static_cast<A>(g[i]);
     if (p.mode == 0) {
       A v = act_forward<A>(p.act, gi + bias, alpha) * gain;
@@ -139,9 +142,9 @@ torch::Tensor bias_act_cuda(torch::Tensor g, torch::Tensor b, torch::Tensor ref,
   TORCH_CHECK(g.is_non_overlapping_and_dense(), "bias_act: input must be dense (contiguous in some layout)");
   TORCH_CHECK(act >= kLinear && act <= kSwish, "bias_act: unknown activation code ", act);
   TORCH_CHECK(mode >= 0 && mode <= 2, "bias_act: mode must be 0, 1 or 2");
-  TORCH_CHECK(dim >= 0 && dim < std::max<int64_t>(g.dim(), 1), "bias_act: dim out of range");
   const bool has_b = b.numel() > 0;
   if (has_b) {
+    TORCH_CHECK(dim >= 0 && dim < g.dim(), "bias_act: dim out of range");
     TORCH_CHECK(b.dim() == 1 && b.size(0) == g.size(dim) && b.is_contiguous(),
                 "bias_act: b must be a contiguous 1-D tensor of size x.shape[dim]");
     TORCH_CHECK(b.device() == g.device() && b.scalar_type() == g.scalar_type(), "bias_act: b dtype/device");
@@ -158,16 +161,23 @@ torch::Tensor bias_act_cuda(torch::Tensor g, torch::Tensor b, torch::Tensor ref,
   p.gain = gain;
   p.clamp = clamp;
   p.numel = g.numel();
-  p.stride_dim = g.dim() > 0 ? g.stride(dim) : 1;
-  p.channels = g.dim() > 0 ? g.size(dim) : 1;
+  p.stride_dim = has_b ? std::max<int64_t>(g.stride(dim), 1) : 1;  // no bias: channel never read
+  p.channels = has_b ? g.size(dim) : 1;
   const int threads = 256;
   const int64_t blocks = std::min<int64_t>((p.numel + threads - 1) / threads, 65536);
   auto stream = c10::cuda::getCurrentCUDAStream();
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, g.scalar_type(), "bias_act_cuda", [&] {
-    bias_act_kernel<scalar_t><<<blocks, threads, 0, stream>>>(
-        g.data_ptr<scalar_t>(), has_b ? b.data_ptr<scalar_t>() : nullptr,
-        mode >= 1 ? ref.data_ptr<scalar_t>() : nullptr, mode == 2 ? dy.data_ptr<scalar_t>() : nullptr,
-        out.data_ptr<scalar_t>(), p);
+  const bool small = p.numel + int64_t(threads) * blocks < (int64_t(1) << 31);
+  AT_DISPATCH_FLOATING_TYPES_AND_HALF(g.scalar_type(), "bias_act_cuda", [&] {
+    const scalar_t* gp = g.data_ptr<scalar_t>();
+    const scalar_t* bp = has_b ? b.data_ptr<scalar_t>() : nullptr;
+    const scalar_t* rp = mode >= 1 ? ref.data_ptr<scalar_t>() : nullptr;
+    const scalar_t* dp = mode == 2 ? dy.data_ptr<scalar_t>() : nullptr;
+    scalar_t* op = out.data_ptr<scalar_t>();
+    if (small) {
+      bias_act_kernel<scalar_t, uint32_t><<<blocks, threads, 0, stream>>>(gp, bp, rp, dp, op, p);
+    } else {
+      bias_act_kernel<scalar_t, int64_t><<<blocks, threads, 0, stream>>>(gp, bp, rp, dp, op, p);
+    }
   });
   C10_CUDA_KERNEL_LAUNCH_CHECK();
   return out;

@@ -185,7 +185,7 @@ torch::Tensor upfirdn2d_cuda(torch::Tensor x, torch::Tensor fc, int64_t upx, int
   p.xs_n = x.stride(0); p.xs_c = x.stride(1); p.xs_h = x.stride(2); p.xs_w = x.stride(3);
   p.ys_n = y.stride(0); p.ys_c = y.stride(1); p.ys_h = y.stride(2); p.ys_w = y.stride(3);
   p.channels_inner = channels_last;
-  AT_DISPATCH_FLOATING_TYPES_AND2(at::kHalf, at::kBFloat16, x.scalar_type(), "upfirdn2d_cuda", [&] {
+  AT_DISPATCH_FLOATING_TYPES_AND_HALF(x.scalar_type(), "upfirdn2d_cuda", [&] {
     launch<scalar_t, at::opmath_type<scalar_t>>(x, fc, y, p);
   });
   return y;
