@@ -27,6 +27,7 @@ images in [0, 255], normally
 
 from __future__ import annotations
 
+import inspect
 import math
 import warnings
 from collections.abc import Callable, Sequence
@@ -268,11 +269,17 @@ class Projector:
         self.device = torch.device(device)
         self.noise_shapes: dict[str, tuple[int, int]] = dict(G.synthesis.noise_shapes())
         self.w_stats = w_stats or compute_w_stats(G, self.config, self.device)
+        # StyleGAN2 synthesis: the non-grouped form of the modulated convolution (same math); on the CPU
+        # the grouped one is slower per target in batches (measured in benchmarks/bench_projector.py).
+        accepts = inspect.signature(G.synthesis.forward).parameters
+        self.synthesis_kwargs = {"fused_modconv": False} if "fused_modconv" in accepts else {}
 
     def synthesize(self, w: Tensor, noise: dict[str, Tensor]) -> Tensor:
         """``g(w, n)``: w ``[B, w_dim]`` fed to every layer; images ``[B, C, H, W]`` in about [-1, 1]."""
         ws = w.unsqueeze(1).expand(-1, int(self.G.num_ws), -1)  # [B, num_ws, w_dim]
-        return self.G.synthesis(ws, noise_mode="const", noise_inputs=noise, force_fp32=True)
+        return self.G.synthesis(
+            ws, noise_mode="const", noise_inputs=noise, force_fp32=True, **self.synthesis_kwargs
+        )
 
     def project(
         self,

@@ -231,6 +231,19 @@ def test_networks_without_noise_inputs_project_w_only(fake_lpips) -> None:
     assert result.noise == {} and np.isfinite(result.distance).all() and result.w.shape == (1, 16)
 
 
+def test_stylegan1_networks_project_too(fake_lpips) -> None:
+    """Figure 10 compares StyleGAN (v1) with StyleGAN2: the projector takes both."""
+    from sg2model.networks.stylegan1 import StyleGAN1Generator
+
+    torch.manual_seed(0)
+    G = StyleGAN1Generator.from_config("A", 16, z_dim=16, w_dim=16, mapping_features=16, channel_base=128)
+    result = Projector(G.eval(), fake_lpips.distance, ProjectorConfig(num_steps=4)).project(
+        noise_image(16, 0)
+    )
+    assert set(result.noise) == set(G.synthesis.noise_shapes()) and np.isfinite(result.distance).all()
+    assert result.distance[0] < result.distance_history[0, 0]
+
+
 def test_wrong_target_shape_and_conditional_networks_are_refused(fake_lpips) -> None:
     projector = Projector(
         tiny_generator(), fake_lpips.distance, ProjectorConfig(num_steps=2, w_avg_samples=10)
