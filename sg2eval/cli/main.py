@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "pr": "sg2eval.cli.pr:pr_command",
     "features": "sg2eval.cli.features:features_command",
     "report": "sg2eval.cli.report:report_command",
+    "demo": "sg2eval.cli.demo:demo_command",
 }
 
 

@@ -51,11 +51,15 @@ def get_detector(
         return InceptionDetector(inception_weights(weights), device)
     if name in ("vgg16-nv", "vgg16-tv"):
         return vgg16_detector(name, weights, device)
+    if name == "shapes-features":  # the built-in default's in-domain detector (docs/demo.md)
+        from sg2eval.builtin.indomain import in_domain_detector
+
+        return in_domain_detector(weights, device)
     if name.startswith("torchscript:"):
         return custom_torchscript(name[len("torchscript:") :], device)
     if Path(name).expanduser().is_file():
         return custom_torchscript(name, device)
     raise Sg2evalError(
-        f"unknown detector {name!r}; use one of {', '.join(DETECTOR_NAMES)}, "
+        f"unknown detector {name!r}; use one of {', '.join(DETECTOR_NAMES)}, shapes-features, "
         "torchscript:PATH or a Python callable"
     )

@@ -165,8 +165,14 @@ def get_lpips(
             name = "lpips-vgg"
         else:
             name = "vgg16-nv"
+    if name == "shapes-lpips":  # the built-in default's in-domain distance, not LPIPS (docs/demo.md)
+        from sg2eval.builtin.indomain import in_domain_distance
+
+        return in_domain_distance(weights, device)
     if name == "vgg16-nv":
         return NvidiaLpips(vgg16_weights("vgg16-nv", weights), device)
     if name == "lpips-vgg":
         return LpipsVgg(vgg16_weights("vgg16-tv", weights), find_weights("lpips-vgg-lin"), device)
-    raise Sg2evalError(f"unknown LPIPS backend {name!r}; use 'auto', 'vgg16-nv' or 'lpips-vgg'")
+    raise Sg2evalError(
+        f"unknown LPIPS backend {name!r}; use 'auto', 'vgg16-nv', 'lpips-vgg' or 'shapes-lpips'"
+    )

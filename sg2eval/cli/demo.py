@@ -1,0 +1,45 @@
+"""``sg2eval demo``: evaluate the shipped networks with every metric, offline (docs/demo.md)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import click
+
+
+@click.command("demo")
+@click.option("--quick", is_flag=True, help="Small samples: about a minute on two CPU cores.")
+@click.option(
+    "--out",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("sg2eval-demo"),
+    show_default=True,
+    help="Report folder (written under a temporary name, then renamed; an earlier demo report is replaced).",
+)
+@click.option(
+    "--official",
+    is_flag=True,
+    help="Use Inception-v3 / VGG16 / LPIPS weights already present instead of the in-domain detectors.",
+)
+@click.option("--device", default="cpu", show_default=True, help="Torch device.")
+@click.option("--progress/--no-progress", default=None, help="Progress bar [on when on a terminal].")
+def demo_command(quick: bool, out: Path, official: bool, device: str, progress: bool | None) -> None:
+    """Evaluate the built-in StyleGAN2 network (and its early snapshot) with FD, KID, precision/recall, PPL
+    and separability, project and attribute a few images, and write a report folder."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from sg2eval.demo import run_demo
+
+    show = sys.stderr.isatty() if progress is None else progress
+    report = run_demo(out, quick=quick, official=official, progress=show, device=device)
+    table = Table(title=f"sg2eval demo ({'quick' if quick else 'full'}, "
+                  f"{'official' if official else 'in-domain'} detectors)")
+    for column in report.table.columns:
+        table.add_column(str(column), justify="right")
+    for row in report.table.itertuples(index=False):
+        table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
+    console = Console(width=200)
+    console.print(table)
+    console.print(f"report: {report.folder}  ({report.elapsed_s:.0f} s)")

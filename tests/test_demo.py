@@ -1,0 +1,111 @@
+"""``sg2eval demo``: the pipeline on tiny stand-in assets (fast) and the real quick mode on the shipped
+networks, whose numbers must be sane (docs/demo.md)."""
+
+from __future__ import annotations
+
+import json
+import math
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+from click.testing import CliRunner
+
+from sg2eval.cli.main import cli
+from sg2eval.demo import DemoSettings, run_demo, to_markdown
+from sg2eval.errors import Sg2evalError
+from tests.test_builtin import fake_assets, use_fake_assets  # noqa: F401 (fixtures)
+
+TINY = DemoSettings("test", num_real=48, num_fake=48, kid_subset=24, ppl_samples=6, separability_num=40,
+                    num_project=2, project_steps=3, w_avg_samples=50, batch_size=24)
+FILES = {"results.csv", "results.md", "report.json", "entropies.csv", "samples.png", "attribution_hist.png",
+         "ppl_hist_early.png", "ppl_hist_final.png", "projections_early.png", "projections_final.png"}
+
+
+def test_pipeline_writes_the_report_atomically(use_fake_assets: Path, tmp_path: Path) -> None:  # noqa: F811
+    out = tmp_path / "demo"
+    report = run_demo(out, settings=TINY, progress=False)
+    assert report.folder == out.resolve()
+    assert {p.name for p in out.iterdir()} == FILES
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # no temporary folder left
+    table = pd.read_csv(out / "results.csv")
+    assert list(table["network"]) == ["early", "final"] and list(table["kimg"]) == [1.0, 2.0]
+    assert "in-domain FD" in table.columns and not any("FID" in c or "LPIPS" in c for c in table.columns)
+    assert (out / "results.md").read_text() == to_markdown(report.table)
+    info = json.loads((out / "report.json").read_text())
+    assert info["detectors"] == "in-domain" and info["settings"]["mode"] == "test"
+    fd = info["networks"]["final"]["results"]["fd"]
+    assert fd["provenance"]["detector"]["detector"] == "shapes-features"
+    assert info["assets"]["files"]["shapes32-final.sg2"]["sha256"] == fd["provenance"]["sources"]["fake"][
+        "source"]["network_sha256"]
+    # A second run replaces the earlier report; a folder that is not a report is refused.
+    first = (out / "report.json").stat().st_mtime_ns
+    run_demo(out, settings=TINY, progress=False)
+    assert (out / "report.json").stat().st_mtime_ns != first
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / "keep.txt").write_text("mine")
+    with pytest.raises(Sg2evalError, match="not a demo report"):
+        run_demo(other, settings=TINY, progress=False)
+    assert (other / "keep.txt").read_text() == "mine"
+
+
+def test_official_mode_without_weights_says_what_is_missing(
+    use_fake_assets: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch  # noqa: F811
+) -> None:
+    import sg2eval.weights as weights
+
+    monkeypatch.setattr(weights, "locate", lambda kind: None)
+    with pytest.raises(Sg2evalError, match="--official needs the official weights, missing: inception"):
+        run_demo(tmp_path / "demo", official=True, settings=TINY, progress=False)
+
+
+@pytest.fixture(scope="module")
+def quick_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """``sg2eval demo --quick`` on the shipped assets, once for the module."""
+    out = tmp_path_factory.mktemp("quick") / "sg2eval-demo"
+    result = CliRunner().invoke(cli, ["demo", "--quick", "--out", str(out), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "in-domain FD" in result.output and str(out.resolve()) in result.output
+    return out
+
+
+def test_quick_demo_trained_network_beats_early_snapshot(quick_demo: Path) -> None:
+    table = pd.read_csv(quick_demo / "results.csv").set_index("network")
+    early, final = table.loc["early"], table.loc["final"]
+    assert final["kimg"] > early["kimg"]
+    assert final["in-domain FD"] < early["in-domain FD"]
+    assert final["in-domain precision"] > early["in-domain precision"]
+    assert final["in-domain recall"] >= early["in-domain recall"]
+
+
+def test_quick_demo_projection_and_attribution(quick_demo: Path) -> None:
+    table = pd.read_csv(quick_demo / "results.csv").set_index("network")
+    final = table.loc["final"]
+    assert final["proj. dist. generated (median)"] < final["proj. dist. real (median)"]
+    assert 0 <= final["attribution FPR"] <= 1 and 0 <= final["attribution FNR"] <= 1
+
+
+def test_quick_demo_separability_and_entropies_in_bits(quick_demo: Path) -> None:
+    table = pd.read_csv(quick_demo / "results.csv").set_index("network")
+    entropies = pd.read_csv(quick_demo / "entropies.csv")
+    bits = entropies["entropy_bits"].to_numpy()
+    assert len(bits) == 2 * 11
+    assert np.all(bits >= -1e-12) and np.all(bits <= 1 + 1e-12)  # binary attributes: H(Y|X) in [0, 1] bit
+    for network in ("early", "final"):
+        score = table.loc[network, "separability W (2^sum H, bits)"]
+        assert math.isfinite(score) and 1 <= score <= 2**11
+        assert score == pytest.approx(2 ** entropies[entropies["network"] == network]["entropy_bits"].sum())
+
+
+def test_quick_demo_provenance(quick_demo: Path) -> None:
+    from sg2eval.builtin import paths
+
+    info = json.loads((quick_demo / "report.json").read_text())
+    assert info["settings"]["mode"] == "quick"
+    assert info["assets"]["files"] == paths.manifest()
+    ppl = info["networks"]["final"]["results"]["ppl"]
+    assert ppl["params"]["space"] == "w" and ppl["params"]["sampling"] == "end"
+    assert ppl["provenance"]["lpips"]["lpips"] == "shapes-lpips"
+    assert "in-domain" in ppl["provenance"]["lpips"]["label"]
