@@ -52,6 +52,11 @@ def main() -> None:
     )
     parser.add_argument("--steps", type=int, default=4, help="Timed steps per batch size (after 1 warm-up).")
     parser.add_argument("--lpips-weights", default=None, help="NVIDIA vgg16.pt instead of the small fake.")
+    parser.add_argument(
+        "--fused-modconv",
+        action="store_true",
+        help="Grouped modulated convs (the projector uses plain ones).",
+    )
     args = parser.parse_args()
 
     torch.manual_seed(0)
@@ -70,11 +75,13 @@ def main() -> None:
     rng = np.random.RandomState(0)
     targets = rng.randint(0, 256, (max(batches), 3, args.resolution, args.resolution)).astype(np.uint8)
     projector = Projector(G, distance.distance, config, w_stats=stats)
+    projector.synthesis_kwargs = {"fused_modconv": args.fused_modconv}
 
     params = sum(p.numel() for p in G.parameters())
     print(
         f"projector steps, {args.resolution}x{args.resolution}, G channel_base={args.channel_base} "
-        f"channel_max={args.channel_max} ({params / 1e6:.2f}M params), LPIPS {Path(weights).name}, "
+        f"channel_max={args.channel_max} ({params / 1e6:.2f}M params), fused_modconv={args.fused_modconv}, "
+        f"LPIPS {Path(weights).name}, "
         f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), median of {args.steps} steps"
     )
     print(f"{'batch':>5} {'s/step':>9} {'steps/s':>9} {'target-steps/s':>15} {'vs one at a time':>17}")
