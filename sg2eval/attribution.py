@@ -120,7 +120,7 @@ class Calibration:
             threshold=threshold,
             false_positive_rate=fpr,
             false_negative_rate=fnr,
-            created=datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            created=datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         )
 
     def summary(self) -> dict[str, Any]:
