@@ -122,7 +122,7 @@ class _BiasActGrad(torch.autograd.Function):
 
 
 def bias_act_cuda(
-    x: torch.Tensor,  # any shape, on a CUDA device, any dense layout
+    x: torch.Tensor,  # any shape, on a CUDA device; NCHW or channels-last (others are made contiguous)
     b: torch.Tensor | None = None,  # [x.shape[dim]] or None
     dim: int = 1,
     act: str = "linear",
@@ -144,7 +144,7 @@ def bias_act_cuda(
         -1.0 if clamp is None else float(clamp),
         dim,
     )
-    if not x.is_non_overlapping_and_dense():  # type: ignore[attr-defined]
+    if not (x.is_contiguous() or (x.ndim == 4 and x.is_contiguous(memory_format=torch.channels_last))):
         x = x.contiguous()
     bias = None if b is None else b.to(x.dtype)
     return _BiasAct.apply(x, bias, cfg)

@@ -10,6 +10,7 @@ CUDA version, the target architectures and the nvcc version, under ``$SG2EVAL_CA
 from __future__ import annotations
 
 import hashlib
+import importlib.util
 import os
 import re
 import shutil
@@ -144,6 +145,14 @@ def compile_extension(sources: tuple[Path, ...] = SOURCES, verbose: bool = False
     os.environ["TORCH_CUDA_ARCH_LIST"] = chain.arch_list
     cpp_extension.CUDA_HOME = str(chain.cuda_home)  # torch guesses it once at import, sometimes wrongly
     folder = build_dir(chain, sources)
+    built = folder / f"{EXTENSION_NAME}.so"
+    if built.exists():
+        # The folder's key already covers sources and toolchain: import without asking ninja, whose
+        # timestamp checks rebuild needlessly when a checkout arrives with other file times.
+        try:
+            return _import_library(built)
+        except ImportError:
+            pass  # e.g. a concurrent build is still writing it: cpp_extension below waits for its lock
     folder.mkdir(parents=True, exist_ok=True)
     try:
         return cpp_extension.load(
@@ -159,6 +168,16 @@ def compile_extension(sources: tuple[Path, ...] = SOURCES, verbose: bool = False
             f"building the CUDA ops failed: {first_error_line(str(error))}; "
             "full log: sg2eval ops build --verbose"
         ) from error
+
+
+def _import_library(path: Path) -> ModuleType:
+    """Import a compiled extension module from its shared library."""
+    spec = importlib.util.spec_from_file_location(EXTENSION_NAME, path)
+    if spec is None or spec.loader is None:
+        raise Sg2evalError(f"cannot import the CUDA ops from {path}; delete the folder and rebuild")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
 
 
 def load() -> ModuleType | None:
