@@ -6,12 +6,13 @@ bias + leaky ReLU of each layer. The whole step is a StyleGAN2 G+D forward/backw
 logistic losses and R1 (gamma 10) on every step, no optimizer update (the paper reports ~30% faster training
 and ~20% less memory with its custom ops). Ratios compare the two implementations measured in the same run.
 
-    PYTHONPATH=. python benchmarks/bench_cuda_ops.py [--batch 4] [--resolution 1024] [--no-step]
+    PYTHONPATH=. python benchmarks/bench_cuda_ops.py [--batch 4] [--resolution 1024] [--no-step | --step-only]
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import math
 import statistics
 import time
@@ -165,11 +166,10 @@ def bench_step(batch: int, resolution: int, steps: int) -> None:
             D.zero_grad(set_to_none=True)
             gan_step(G, D, z, real, r1_gamma=10.0)
 
-        if name == "ref":
-            with build.reference_only():
-                ms, mem = cuda_time_ms(step, warmup=2, reps=steps), peak_mib(step)
-        else:
+        started = time.perf_counter()
+        with build.reference_only() if name == "ref" else contextlib.nullcontext():
             ms, mem = cuda_time_ms(step, warmup=2, reps=steps), peak_mib(step)
+        print(f"{name}: {steps + 3} steps in {time.perf_counter() - started:.1f} s", flush=True)
         results[name] = (ms, batch * 1000.0 / ms, mem)
     print(f"\nwhole G+D step with R1, config F {resolution}^2, batch {batch}, fp32, {steps} timed steps")
     print(f"{'impl':6s} {'ms/step':>9s} {'img/s':>8s} {'peak MiB':>9s}")
@@ -186,6 +186,8 @@ def main() -> None:
     parser.add_argument("--resolution", type=int, default=1024)
     parser.add_argument("--steps", type=int, default=5)
     parser.add_argument("--no-step", action="store_true", help="only the per-op table")
+    parser.add_argument("--step-only", action="store_true", help="only the whole-step table")
+    parser.add_argument("--cudnn-benchmark", action="store_true", help="let cuDNN autotune each conv shape")
     args = parser.parse_args()
     if not torch.cuda.is_available():
         print("bench_cuda_ops: no CUDA device; nothing to measure")
@@ -194,7 +196,7 @@ def main() -> None:
     from cuda_ops import build
 
     cuda_ops.install()
-    torch.backends.cudnn.benchmark = True
+    torch.backends.cudnn.benchmark = args.cudnn_benchmark
     torch.set_float32_matmul_precision("highest")  # no TF32, as the official training (FACTS.md)
     torch.backends.cudnn.allow_tf32 = False
     started = time.perf_counter()
@@ -204,7 +206,8 @@ def main() -> None:
         f"device: {torch.cuda.get_device_name()}; torch {torch.__version__}; extension ready in {ready:.1f} s"
     )
     resolutions = [2**k for k in range(6, int(math.log2(args.resolution)) + 1)]
-    bench_ops(args.batch, resolutions)
+    if not args.step_only:
+        bench_ops(args.batch, resolutions)
     if not args.no_step:
         bench_step(args.batch, args.resolution, args.steps)
 

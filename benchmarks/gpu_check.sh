@@ -34,7 +34,7 @@ tests_rc=${PIPESTATUS[0]}
 echo "tests rc=$tests_rc in ${SECONDS}s" | tee -a "$OUT/tests.log"
 
 SECONDS=0
-timeout "${BENCH_TIMEOUT:-300}" "$PY" benchmarks/bench_cuda_ops.py "$@" 2>&1 | tee "$OUT/bench.log"
+timeout "${BENCH_TIMEOUT:-300}" "$PY" benchmarks/bench_cuda_ops.py --cudnn-benchmark "$@" 2>&1 | tee "$OUT/bench.log"
 bench_rc=${PIPESTATUS[0]}
 echo "bench rc=$bench_rc in ${SECONDS}s" | tee -a "$OUT/bench.log"
 "${SG2EVAL[@]}" ops status 2>&1 | tee -a "$OUT/bench.log"
