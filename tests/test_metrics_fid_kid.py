@@ -10,7 +10,7 @@ import torch
 from sg2eval.errors import Sg2evalError
 from sg2eval.metrics.fid import FeatureMoments, GaussianStats, compute_fid, frechet_distance, gaussian_stats
 from sg2eval.metrics.kid import KidConfig, compute_kid, kid_subset_values
-from sg2eval.metrics.linalg import SQRTM_METHODS, trace_sqrt_product
+from sg2eval.metrics.linalg import SQRTM_METHODS, psd_factor, trace_sqrt_product
 
 
 def random_spd(rng: np.random.Generator, dim: int, rank: int | None = None) -> np.ndarray:
@@ -58,9 +58,22 @@ def test_eigh_route_stable_for_singular_covariances() -> None:
     gram = a.T @ b
     expected = np.sqrt(np.clip(np.linalg.eigvalsh(gram @ gram.T), 0, None)).sum()
     assert value == pytest.approx(expected, rel=1e-7)
+    # The factor falls back from Cholesky to the symmetric square root and still reproduces S1.
+    np.testing.assert_allclose(psd_factor(s1) @ psd_factor(s1).T, s1, atol=1e-12)
     # FID of a singular set with itself is still 0.
     stats = gaussian_stats(features_a)
     assert abs(frechet_distance(stats, stats)) < 1e-8
+
+
+def test_eigh_route_keeps_small_genuine_eigenvalues() -> None:
+    # Shared eigenbasis with S1 eigenvalues spanning 1e-13..1: the closed form sum sqrt(a b) is met to 1e-10,
+    # i.e. the round-off threshold does not drop real eigenvalues (a D * eps threshold misses by 3e-8).
+    rng = np.random.default_rng(11)
+    basis, _ = np.linalg.qr(rng.standard_normal((256, 256)))
+    a, b = np.logspace(-13, 0, 256), rng.uniform(0.1, 2.0, 256)
+    s1, s2 = (basis * a) @ basis.T, (basis * b) @ basis.T
+    s1, s2 = (s1 + s1.T) / 2, (s2 + s2.T) / 2
+    assert trace_sqrt_product(s1, s2, "eigh") == pytest.approx(np.sqrt(a * b).sum(), rel=1e-10)
 
 
 def test_fid_between_gaussians_closed_form() -> None:

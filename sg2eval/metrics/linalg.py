@@ -3,15 +3,18 @@
 The Fréchet distance between N(mu1, S1) and N(mu2, S2) is
 ``|mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^(1/2))`` (FACTS.md, "FID"). Only the *trace* of the square
 root is needed, and it equals the sum of the square roots of the eigenvalues of ``S1 S2``. ``S1 S2`` is not
-symmetric, but it is similar to the symmetric positive semi-definite ``M = S1^(1/2) S2 S1^(1/2)``, so
+symmetric, but for any factor ``S1 = F F^T`` it is similar to the symmetric positive semi-definite
+``M = F^T S2 F`` (``F^T S2 F`` and ``F F^T S2`` share their nonzero eigenvalues), so
 
     tr((S1 S2)^(1/2)) = sum_i sqrt(lambda_i(M)),  lambda_i(M) >= 0.
 
 Three routes are offered (``method``):
 
-- ``"eigh"`` (default): two symmetric eigendecompositions (``S1^(1/2)`` then ``eigvalsh(M)``). Real arithmetic
-  throughout, round-off eigenvalues set to exactly 0, so it stays finite and accurate for singular
-  covariances (fewer samples than dimensions), and it is the fastest of the three at 2048x2048
+- ``"eigh"`` (default): ``F`` is the Cholesky factor of ``S1`` when ``S1`` is positive definite, else
+  (singular covariances: fewer samples than dimensions) the symmetric square root from ``eigh``; then
+  ``eigvalsh(M)``.
+  Real arithmetic throughout, round-off eigenvalues set to exactly 0, so it stays finite and accurate for
+  singular covariances. At 2048x2048 the Cholesky path takes about half the CPU time of ``"eigvals"``
   (see ``benchmarks/bench_metrics.py``).
 - ``"eigvals"``: ``sum(sqrt(eigvals(S1 @ S2)))`` with a general (non-symmetric) eigensolver, as
   torch-fidelity does.
@@ -35,11 +38,13 @@ SQRTM_METHODS: tuple[str, ...] = ("eigh", "eigvals", "sqrtm")
 def clip_round_off(eigenvalues: np.ndarray) -> np.ndarray:
     """Set eigenvalues of a PSD matrix that are zero up to round-off to exactly 0.
 
-    The threshold ``max|lambda| * D * eps`` is the usual numerical-rank tolerance (as in
-    ``numpy.linalg.matrix_rank``); without it the square roots of round-off eigenvalues of a singular
-    covariance (~1e-8 each) add up to a visibly negative FID of a set with itself.
+    Threshold ``max|lambda| * sqrt(D) * eps``: null eigenvalues of singular sample covariances are a few
+    ``eps * max`` (measured from 10 x 64 to 2000 x 2048 samples); without the threshold their square roots
+    (~1e-8 each) add up to a visibly negative FID of a set with itself. The looser ``D * eps`` of
+    ``numpy.linalg.matrix_rank`` would also drop genuine small eigenvalues of badly conditioned covariance
+    products (3e-8 relative error at condition 1e13; tested).
     """
-    tolerance = np.abs(eigenvalues).max(initial=0.0) * len(eigenvalues) * np.finfo(np.float64).eps
+    tolerance = np.abs(eigenvalues).max(initial=0.0) * np.sqrt(len(eigenvalues)) * np.finfo(np.float64).eps
     return np.where(eigenvalues > tolerance, eigenvalues, 0.0)
 
 
@@ -48,6 +53,14 @@ def psd_sqrt(sigma: np.ndarray) -> np.ndarray:
     eigenvalues, eigenvectors = np.linalg.eigh(sigma)  # [D], [D, D]
     roots = np.sqrt(clip_round_off(eigenvalues))
     return (eigenvectors * roots) @ eigenvectors.T  # [D, D]
+
+
+def psd_factor(sigma: np.ndarray) -> np.ndarray:
+    """``F`` with ``F F^T = sigma``: Cholesky if ``sigma`` is positive definite, else :func:`psd_sqrt`."""
+    try:
+        return np.linalg.cholesky(sigma)
+    except np.linalg.LinAlgError:
+        return psd_sqrt(sigma)
 
 
 def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray, method: SqrtmMethod = "eigh") -> float:
@@ -60,8 +73,8 @@ def trace_sqrt_product(sigma1: np.ndarray, sigma2: np.ndarray, method: SqrtmMeth
             "compute both with the same detector"
         )
     if method == "eigh":
-        root1 = psd_sqrt(s1)
-        middle = root1 @ s2 @ root1  # [D, D], symmetric PSD up to round-off
+        factor = psd_factor(s1)  # [D, D], S1 = F F^T
+        middle = factor.T @ s2 @ factor  # [D, D], symmetric PSD up to round-off
         middle = (middle + middle.T) * 0.5
         return float(np.sqrt(clip_round_off(np.linalg.eigvalsh(middle))).sum())
     if method == "eigvals":
