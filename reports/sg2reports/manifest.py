@@ -28,12 +28,11 @@ from __future__ import annotations
 
 import fnmatch
 import os
+import tomllib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-
-import tomllib
 
 from sg2eval.errors import Sg2evalError
 from sg2reports.tables import TableSpec, get_table

@@ -9,7 +9,7 @@ difference in units of our standard deviation); the Markdown and HTML versions s
 from __future__ import annotations
 
 import math
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -154,7 +154,7 @@ def report_json(report: Report) -> dict[str, Any]:
             "paper_values": str(report.paper_values) if report.paper_values else None,
             "cells_computed": report.computed,
             "cells_reused": report.reused,
-            "generated_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+            "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),
             "versions": runtime_versions(),
             "rows": [_row_json(report, row) for row in report.rows],
             "problems": [p.__dict__ for p in report.problems],
