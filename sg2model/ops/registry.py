@@ -1,12 +1,14 @@
 """Choice between the reference (plain PyTorch) and a CUDA kernel for each custom op.
 
 FACTS.md "Ops": never compile at import; kernels are optional and the reference is the definition.
-The ``cuda_ops`` package calls :func:`register_cuda` once its kernels are built; until then (or when it
-fails) every op runs the reference. A kernel must have the same signature as the public op minus ``impl``.
+The ``cuda_ops`` package, imported the first time an op sees a CUDA tensor, calls :func:`register_cuda`
+with kernels that are built on first use; if that build fails, every op runs the reference. A kernel must
+have the same signature as the public op minus ``impl``.
 """
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable
 from typing import Any, Literal
 
@@ -20,6 +22,20 @@ OPS: tuple[str, ...] = ("bias_act", "upfirdn2d")
 IMPLS: tuple[str, ...] = ("auto", "ref", "cuda")
 
 _cuda_kernels: dict[str, Callable[..., torch.Tensor]] = {}
+_kernels_package_tried = False
+
+
+def _load_kernels_package() -> None:
+    """Import ``cuda_ops`` once, the first time an op sees a CUDA tensor: it registers its lazily built
+    kernels (importing compiles nothing). Without the package, every op keeps the reference."""
+    global _kernels_package_tried
+    if _kernels_package_tried:
+        return
+    _kernels_package_tried = True
+    try:
+        importlib.import_module("cuda_ops")
+    except ImportError:
+        pass
 
 
 def _check_op(op_name: str) -> None:
@@ -52,6 +68,8 @@ def resolve(op_name: str, impl: str, tensor: torch.Tensor) -> Literal["ref", "cu
         raise Sg2evalError(f"impl={impl!r} for {op_name}; use one of {', '.join(IMPLS)}")
     if impl == "ref":
         return "ref"
+    if tensor.is_cuda:
+        _load_kernels_package()
     usable = op_name in _cuda_kernels and bool(tensor.is_cuda)
     if impl == "cuda" and not usable:
         registered = op_name in _cuda_kernels
