@@ -54,6 +54,18 @@ def _broken_build(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("TORCH_CUDA_ARCH_LIST", "9.0")
 
 
+def test_first_cuda_tensor_loads_the_kernel_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    """sg2model.ops imports cuda_ops (which registers lazy kernels and compiles nothing) on first CUDA use."""
+    import sys
+
+    monkeypatch.setattr(registry, "_cuda_kernels", {})
+    monkeypatch.setattr(registry, "_kernels_package_tried", False)
+    monkeypatch.delitem(sys.modules, "cuda_ops")
+    registry._load_kernels_package()
+    assert set(registry._cuda_kernels) == {"bias_act", "upfirdn2d"}
+    assert build.state().state != "built" or torch.cuda.is_available()
+
+
 def test_failed_build_warns_once_and_falls_back_to_reference(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
