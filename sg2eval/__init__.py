@@ -2,21 +2,47 @@
 
 from __future__ import annotations
 
+import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from sg2eval.api import compute_features, fid, kid, precision_recall
+    from sg2eval.attribution import attribute_images, calibrate_network
+    from sg2eval.metrics.ppl import ppl
+    from sg2eval.metrics.separability import separability
+    from sg2eval.projector import Projector, ProjectorConfig
 
 __version__ = "0.1.0"
-__all__ = ["__version__", "compute_features", "fid", "kid", "precision_recall"]
 
-# Public metric API, imported on first use so ``import sg2eval`` stays light (see sg2eval/api.py).
-_API = ("fid", "kid", "precision_recall", "compute_features")
+# Public API -> the module that defines it, imported on first use so ``import sg2eval`` stays light.
+_API = {
+    "fid": "sg2eval.api",
+    "kid": "sg2eval.api",
+    "precision_recall": "sg2eval.api",
+    "compute_features": "sg2eval.api",
+    "ppl": "sg2eval.metrics.ppl",
+    "separability": "sg2eval.metrics.separability",
+    "Projector": "sg2eval.projector",
+    "ProjectorConfig": "sg2eval.projector",
+    "attribute_images": "sg2eval.attribution",
+    "calibrate_network": "sg2eval.attribution",
+}
+__all__ = [
+    "__version__",
+    "fid",
+    "kid",
+    "precision_recall",
+    "compute_features",
+    "ppl",
+    "separability",
+    "Projector",
+    "ProjectorConfig",
+    "attribute_images",
+    "calibrate_network",
+]
 
 
 def __getattr__(name: str) -> object:
     if name in _API:
-        from sg2eval import api
-
-        return getattr(api, name)
+        return getattr(importlib.import_module(_API[name]), name)
     raise AttributeError(f"module 'sg2eval' has no attribute {name!r}")
