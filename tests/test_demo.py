@@ -61,6 +61,9 @@ def test_official_mode_without_weights_says_what_is_missing(
         run_demo(tmp_path / "demo", official=True, settings=TINY, progress=False)
 
 
+# The quick demo on the shipped networks (about a minute on two idle cores, several on a busy machine).
+
+
 @pytest.fixture(scope="module")
 def quick_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """``sg2eval demo --quick`` on the shipped assets, once for the module."""
@@ -71,6 +74,7 @@ def quick_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
+@pytest.mark.slow
 def test_quick_demo_trained_network_beats_early_snapshot(quick_demo: Path) -> None:
     table = pd.read_csv(quick_demo / "results.csv").set_index("network")
     early, final = table.loc["early"], table.loc["final"]
@@ -80,6 +84,7 @@ def test_quick_demo_trained_network_beats_early_snapshot(quick_demo: Path) -> No
     assert final["in-domain recall"] >= early["in-domain recall"]
 
 
+@pytest.mark.slow
 def test_quick_demo_projection_and_attribution(quick_demo: Path) -> None:
     table = pd.read_csv(quick_demo / "results.csv").set_index("network")
     final = table.loc["final"]
@@ -87,6 +92,7 @@ def test_quick_demo_projection_and_attribution(quick_demo: Path) -> None:
     assert 0 <= final["attribution FPR"] <= 1 and 0 <= final["attribution FNR"] <= 1
 
 
+@pytest.mark.slow
 def test_quick_demo_separability_and_entropies_in_bits(quick_demo: Path) -> None:
     table = pd.read_csv(quick_demo / "results.csv").set_index("network")
     entropies = pd.read_csv(quick_demo / "entropies.csv")
@@ -99,6 +105,7 @@ def test_quick_demo_separability_and_entropies_in_bits(quick_demo: Path) -> None
         assert score == pytest.approx(2 ** entropies[entropies["network"] == network]["entropy_bits"].sum())
 
 
+@pytest.mark.slow
 def test_quick_demo_provenance(quick_demo: Path) -> None:
     from sg2eval.builtin import paths
 
