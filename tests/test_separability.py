@@ -105,6 +105,14 @@ def test_parallel_fits_equal_sequential_fits() -> None:
     np.testing.assert_array_equal(one["svm_accuracy"], two["svm_accuracy"])
 
 
+def test_default_workers_respect_cpus_attributes_and_memory() -> None:
+    from sg2eval.metrics.separability import default_workers, svm_worker_bytes
+
+    assert 1 <= default_workers(40) <= 40 and default_workers(1) == 1
+    assert default_workers(40, bytes_per_worker=10**15) == 1  # never more fits than half the free memory holds
+    assert svm_worker_bytes(100_000, 512) == 100_000 * 513 * 24
+
+
 def test_svm_uses_the_pinned_historical_defaults_and_falls_back_to_labels() -> None:
     from sklearn.svm import LinearSVC
 

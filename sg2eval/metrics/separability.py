@@ -144,9 +144,21 @@ def attribute_entropy(
     )
 
 
-def default_workers(num_tasks: int) -> int:
-    """Worker processes for the SVM fits: the CPUs this process may use, at most one per attribute."""
-    return max(1, min(num_tasks, len(os.sched_getaffinity(0))))
+def svm_worker_bytes(num_keep: int, dim: int) -> int:
+    """Memory one SVM fit needs beyond the shared latents: the float64 copy of the kept rows (8 bytes per
+    value) plus liblinear's own (index, value) node per value and bias (16 bytes): ~1.2 GB at 100 000 x 512
+    (measured worker peak 1.74 GB including the mapped latents, benchmarks/bench_separability.py)."""
+    return num_keep * (dim + 1) * 24
+
+
+def default_workers(num_tasks: int, bytes_per_worker: int = 0) -> int:
+    """Worker processes for the SVM fits: the CPUs this process may use, at most one per attribute, and no
+    more than half the available memory holds (``bytes_per_worker`` each)."""
+    workers = min(num_tasks, len(os.sched_getaffinity(0)))
+    if bytes_per_worker > 0:
+        available = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        workers = min(workers, available // 2 // bytes_per_worker)
+    return max(1, int(workers))
 
 
 def entropies_from_arrays(
@@ -164,7 +176,8 @@ def entropies_from_arrays(
     if logits.shape[1] != len(names):
         raise Sg2evalError(f"{logits.shape[1]} logit columns but {len(names)} attribute names")
     keep = latents.shape[0] // 2 if num_keep is None else num_keep
-    workers = default_workers(len(names)) if workers is None else workers
+    if workers is None:
+        workers = default_workers(len(names), svm_worker_bytes(keep, latents.shape[1]))
     args = [(name, latents, logits[:, i], keep, settings, seed + i) for i, name in enumerate(names)]
     if workers <= 1:
         outcomes = [attribute_entropy(*a) for a in args]
@@ -289,6 +302,9 @@ def separability(
     samples = generate_and_classify(
         G, classifier_set, num, spaces, batch_size, seed, truncation_psi, noise_mode, device, progress
     )
+    if workers is None:
+        dim = max(latents.shape[1] for latents in samples.latents.values())
+        workers = default_workers(len(names), svm_worker_bytes(keep, dim))
     tables = {}
     for s in spaces:
         tables[s] = entropies_from_arrays(samples.latents[s], samples.logits, names, keep, svm, seed, workers)
@@ -315,7 +331,7 @@ def separability(
         "classifiers": classifier_set.describe(),
         "generator": _describe_generator(G),
         "device": str(device),
-        "workers": default_workers(len(names)) if workers is None else workers,
+        "workers": workers,
         "elapsed_s": clock.elapsed_s,
         "versions": {**runtime_versions(), "scikit-learn": sklearn.__version__},
     }
