@@ -109,7 +109,7 @@ def test_default_workers_respect_cpus_attributes_and_memory() -> None:
     from sg2eval.metrics.separability import default_workers, svm_worker_bytes
 
     assert 1 <= default_workers(40) <= 40 and default_workers(1) == 1
-    assert default_workers(40, bytes_per_worker=10**15) == 1  # never more fits than half the free memory holds
+    assert default_workers(40, bytes_per_worker=10**15) == 1  # no more fits than half the free memory holds
     assert svm_worker_bytes(100_000, 512) == 100_000 * 513 * 24
 
 
