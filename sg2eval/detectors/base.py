@@ -8,6 +8,7 @@ official metric code does before its detectors.
 from __future__ import annotations
 
 import contextlib
+from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from typing import Any
 
@@ -72,7 +73,7 @@ def tf1_resize_bilinear(x: torch.Tensor, height: int, width: int) -> torch.Tenso
     return upper + (lower - upper) * dy.view(1, 1, height, 1)
 
 
-class Detector:
+class Detector(ABC):
     """Base class: ``detector(images_uint8) -> float32 features [N, feature_dim]`` on the CPU.
 
     Attributes follow docs/CONTRACTS.md: ``name``, ``weights_path``, ``weights_sha256``, ``verified``,
@@ -101,8 +102,9 @@ class Detector:
     def verified(self) -> bool:
         return self.weights is not None and self.weights.verified
 
+    @abstractmethod
     def features(self, images: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """Features [N, D] of preprocessed-by-the-subclass uint8 images [N, C, H, W]."""
 
     @torch.no_grad()
     def __call__(self, images: Any) -> torch.Tensor:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from abc import ABC, abstractmethod
 from typing import Any
 
 import torch
@@ -39,7 +40,7 @@ LPIPS_SHIFT = (-0.030, -0.088, -0.188)
 LPIPS_SCALE = (0.458, 0.448, 0.450)
 
 
-class PerceptualDistance:
+class PerceptualDistance(ABC):
     """``distance(img0, img1) -> [N]`` on float images ``[N, 3, H, W]`` in [0, 255] (uint8 accepted).
 
     ``name`` is the backend, ``weights`` the files it uses, ``weights_sha256`` one hash identifying them
@@ -74,8 +75,9 @@ class PerceptualDistance:
         with tf32_disabled():
             return self._distance(x0, x1)
 
+    @abstractmethod
     def _distance(self, img0: torch.Tensor, img1: torch.Tensor) -> torch.Tensor:
-        raise NotImplementedError
+        """Distances [N] between float [0, 255] images already on the device."""
 
     def describe(self) -> dict[str, Any]:
         """Provenance: backend, input range, and each weight file."""

@@ -13,6 +13,7 @@ import hashlib
 import io
 import os
 import zipfile
+from abc import abstractmethod
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -46,8 +47,9 @@ class EncodedImageSource(ImageSource):
     def num_available(self) -> int:
         return len(self.names)
 
+    @abstractmethod
     def open_binary(self, name: str) -> io.BufferedIOBase:
-        raise NotImplementedError
+        """The encoded bytes of image ``name``."""
 
     def _decode(self, name: str) -> np.ndarray:
         with self.open_binary(name) as handle:
