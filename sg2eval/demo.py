@@ -57,8 +57,8 @@ class DemoSettings:
     batch_size: int = 64
 
 
-QUICK = DemoSettings("quick", 400, 400, 200, 100, 400, 2, 25, 1000)
-FULL = DemoSettings("full", 5000, 5000, 1000, 1000, 5000, 4, 100, 10_000)
+QUICK = DemoSettings("quick", 500, 500, 250, 100, 500, 3, 100, 2000)
+FULL = DemoSettings("full", 5000, 5000, 1000, 1000, 4000, 4, 100, 10_000)
 
 
 @dataclass(frozen=True)
