@@ -27,6 +27,7 @@ COMMANDS: dict[str, str] = {
     "convert": "sg2eval.cli.convert:convert",
     "info": "sg2eval.cli.info:info",
     "train": "sg2eval.cli.train:train_command",
+    "ops": "sg2eval.cli.ops:ops",
     "fid": "sg2eval.cli.fid:fid_command",
     "kid": "sg2eval.cli.kid:kid_command",
     "pr": "sg2eval.cli.pr:pr_command",
