@@ -2,7 +2,7 @@
 instead of building fresh environments, so they start in seconds.
 
     nox -s tests        the test suite (pytest; cuda-marked tests are deselected without a GPU)
-    nox -s lint         ruff + mypy on sg2eval, sg2model and cuda_ops
+    nox -s lint         ruff on the tree, mypy on every package
     nox -s cuda_build   compile the fused CUDA ops with nvcc (skipped when nvcc is absent)
     nox -s bench        every benchmarks/bench_*.py
 """
@@ -20,6 +20,7 @@ ROOT = Path(__file__).resolve().parent
 VENV_BIN = ROOT / ".venv" / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
 
+PACKAGES = ("sg2eval", "sg2model", "cuda_ops", "datasets/sg2datasets", "reports/sg2reports")
 nox.options.sessions = ["tests", "lint"]
 
 
@@ -30,8 +31,8 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def lint(session: nox.Session) -> None:
-    session.run(PYTHON, "-m", "ruff", "check", "sg2eval", "sg2model", "cuda_ops", external=True)
-    session.run(PYTHON, "-m", "mypy", "sg2eval", "sg2model", "cuda_ops", external=True)
+    session.run(PYTHON, "-m", "ruff", "check", ".", external=True)
+    session.run(PYTHON, "-m", "mypy", *PACKAGES, external=True)
 
 
 @nox.session(python=False)
