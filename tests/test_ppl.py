@@ -17,6 +17,7 @@ from sg2eval.errors import Sg2evalError
 from sg2eval.metrics import ppl as P
 from sg2eval.plots import save_histogram, save_image_grid
 from sg2eval.ppl_presets import PRESETS, PPLConfig, get_preset
+from tests.helpers import tiny_networks
 
 HALF = 255 / 2  # [-1, 1] -> [0, 255] scale
 
@@ -531,24 +532,7 @@ def test_histogram_png_is_written(tmp_path) -> None:
 
 
 def tiny_sg2_generator(noise_strength: float = 0.5, c_dim: int = 0) -> nn.Module:
-    from sg2model import Generator
-
-    torch.manual_seed(0)
-    G = Generator(
-        z_dim=16,
-        c_dim=c_dim,
-        w_dim=16,
-        img_resolution=32,
-        img_channels=3,
-        channel_base=256,
-        channel_max=32,
-        mapping_kwargs={"num_layers": 2},
-    ).eval()
-    with torch.no_grad():
-        for name, param in G.named_parameters():
-            if name.endswith("noise_strength"):
-                param.fill_(noise_strength)
-    return G
+    return tiny_networks.tiny_sg2_generator(res=32, noise_strength=noise_strength, c_dim=c_dim)
 
 
 def test_sg2model_generator_shares_noise_between_the_two_ends_of_a_pair() -> None:

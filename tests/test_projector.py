@@ -27,6 +27,7 @@ from sg2eval.projector import (
     w_noise_scale,
 )
 from sg2eval.sources.network import to_uint8
+from tests.helpers import tiny_networks
 
 
 def tiny_generator(res: int = 16, noise_strength: float = 0.05, c_dim: int = 0) -> Any:
@@ -36,26 +37,7 @@ def tiny_generator(res: int = 16, noise_strength: float = 0.05, c_dim: int = 0) 
     path-length-regularized network; with fully random styles the toy's W landscape is too rugged for 100
     steps to find its own images reliably (tried: generated-image distances spread up to those of
     non-generated images)."""
-    from sg2model import Generator
-
-    torch.manual_seed(0)
-    G = Generator(
-        z_dim=16,
-        c_dim=c_dim,
-        w_dim=16,
-        img_resolution=res,
-        img_channels=3,
-        channel_base=256,
-        channel_max=32,
-        mapping_kwargs={"num_layers": 2},
-    ).eval()
-    with torch.no_grad():
-        for name, param in G.named_parameters():
-            if name.endswith("noise_strength"):
-                param.fill_(noise_strength)
-            if name.endswith("affine.weight"):
-                param.mul_(0.3)
-    return G
+    return tiny_networks.tiny_sg2_generator(res, noise_strength, c_dim, affine_scale=0.3)
 
 
 @pytest.fixture(scope="module")

@@ -12,6 +12,7 @@ from sg2eval.cli.project import (
     default_device,
     echo_warnings,
     projector_options,
+    resize_option,
     step_progress,
 )
 from sg2eval.io_utils import write_json
@@ -24,12 +25,7 @@ from sg2eval.io_utils import write_json
     "--threshold", type=float, default=None, help="LPIPS distance below which an image counts as generated."
 )
 @click.option("--json", "json_out", default=None, help="Write the verdicts as JSON.")
-@click.option(
-    "--resize/--no-resize",
-    default=True,
-    show_default=True,
-    help="Centre-crop and resize images of another size (with a warning) instead of refusing them.",
-)
+@resize_option("images")
 def attribute_command(
     images: tuple[str, ...],
     network: str,

@@ -28,6 +28,16 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def resize_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
+    """``--resize/--no-resize`` for commands that read images of ``what`` (targets, images)."""
+    return click.option(
+        "--resize/--no-resize",
+        default=True,
+        show_default=True,
+        help=f"Centre-crop and resize {what} of another size (with a warning) instead of refusing them.",
+    )
+
+
 def projector_options(command: Callable[..., Any]) -> Callable[..., Any]:
     """Network, projector, LPIPS and device options of the three projection commands."""
     options = [
@@ -182,12 +192,7 @@ def unique_names(files: list[Path]) -> list[str]:
 @projector_options
 @click.option("--out", "out_dir", default="projections", show_default=True, help="Output folder.")
 @click.option("--save-video", is_flag=True, help="Also write the optimization as MP4 (ffmpeg) or GIF.")
-@click.option(
-    "--resize/--no-resize",
-    default=True,
-    show_default=True,
-    help="Centre-crop and resize targets of another size (with a warning) instead of refusing them.",
-)
+@resize_option("targets")
 def project_command(
     targets: tuple[str, ...],
     network: str,
