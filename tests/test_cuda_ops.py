@@ -63,7 +63,6 @@ def test_first_cuda_tensor_loads_the_kernel_package(monkeypatch: pytest.MonkeyPa
     monkeypatch.delitem(sys.modules, "cuda_ops")
     registry._load_kernels_package()
     assert set(registry._cuda_kernels) == {"bias_act", "upfirdn2d"}
-    assert build.state().state != "built" or torch.cuda.is_available()
 
 
 def test_failed_build_warns_once_and_falls_back_to_reference(
