@@ -84,6 +84,11 @@ def _preset(name: str, reproduces: str, official_noise_group: int, **config: Any
     return PPLPreset(name, PPLConfig(**config), reproduces, official_noise_group)
 
 
+DEFAULT_PRESET = "ppl2_wend"
+
+#: The :class:`PPLConfig` field names, which are also the override options of ``sg2eval ppl``.
+CONFIG_FIELDS: tuple[str, ...] = tuple(field.name for field in dataclasses.fields(PPLConfig))
+
 PRESETS: dict[str, PPLPreset] = {
     preset.name: preset
     for preset in (
@@ -173,3 +178,9 @@ def get_preset(name: str) -> PPLPreset:
         return PRESETS[name]
     except KeyError:
         raise Sg2evalError(f"unknown PPL preset {name!r}; choose one of {', '.join(PRESETS)}.") from None
+
+
+def preset_config(name: str | None = None, **overrides: Any) -> PPLConfig:
+    """The configuration of preset ``name`` (default ``ppl2_wend``, StyleGAN2 Table 1) with the
+    ``overrides`` (:class:`PPLConfig` fields) that are not None applied."""
+    return get_preset(name or DEFAULT_PRESET).config.replace(**overrides)

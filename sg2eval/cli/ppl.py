@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from sg2eval.io_utils import atomic_open, write_json
-from sg2eval.ppl_presets import PRESETS, PPLConfig
+from sg2eval.ppl_presets import CONFIG_FIELDS, DEFAULT_PRESET, PRESETS, PPLConfig, preset_config
 from sg2eval.result import Result
 
 
@@ -63,7 +63,7 @@ def write_figures(
 @click.option(
     "--preset",
     type=click.Choice(list(PRESETS)),
-    default="ppl2_wend",
+    default=DEFAULT_PRESET,
     show_default=True,
     help="Named settings; the options below override its fields.",
 )
@@ -115,21 +115,13 @@ def ppl_command(
     plots_dir: str | None,
 ) -> None:
     """Perceptual path length (StyleGAN journal Sec. 4.1; StyleGAN2 Table 1 'Path length')."""
-    from sg2eval.detectors.lpips import get_lpips
-    from sg2eval.metrics.ppl import compute_ppl
+    from sg2eval.metrics.ppl import compute_ppl, resolve_distance
     from sg2model import load_network
 
-    config = PRESETS[preset].config.replace(
-        space=space,
-        sampling=sampling,
-        num_samples=num_samples,
-        epsilon=epsilon,
-        crop=crop,
-        downsample_before_crop=downsample_before_crop,
-        noise_group=noise_group,
-    )
+    params = click.get_current_context().params
+    config = preset_config(preset, **{name: params[name] for name in CONFIG_FIELDS})
     dev = device or _default_device()
-    distance = get_lpips(lpips_name, weights=lpips_weights, device=dev)
+    distance = resolve_distance(lpips_name, lpips_weights, dev)
     bundle = load_network(network)
     G = bundle.generator.to(dev).eval()
     result = compute_ppl(G, distance, config, seed=seed, batch_size=batch_size, device=dev, progress=True)

@@ -367,6 +367,17 @@ def render_samples(
     return np.concatenate(out) if out else np.zeros((0, 0, 0, 0), np.uint8)
 
 
+def resolve_distance(lpips: Any, weights: str | None, device: torch.device | str) -> Any:
+    """The perceptual distance named by ``lpips``: a ``get_lpips`` backend name ('auto', 'vgg16-nv',
+    'lpips-vgg') is loaded from ``weights`` onto ``device``; a ``PerceptualDistance`` or any callable on
+    [0, 255] images is returned as it is."""
+    if not isinstance(lpips, str):
+        return lpips
+    from sg2eval.detectors.lpips import get_lpips
+
+    return get_lpips(lpips, weights=weights, device=device)
+
+
 def ppl(
     G: GeneratorLike,
     preset: str | None = None,
@@ -388,10 +399,11 @@ def ppl(
     """``sg2eval.ppl``: PPL of ``G`` for a preset (default ``ppl2_wend``, StyleGAN2 Table 1) with any of
     its fields overridden. ``lpips`` is a name for ``get_lpips`` ('auto', 'vgg16-nv', 'lpips-vgg'), a
     ``PerceptualDistance`` or a callable on [0, 255] images."""
-    from sg2eval.ppl_presets import get_preset
+    from sg2eval.ppl_presets import DEFAULT_PRESET, preset_config
 
-    name = preset or "ppl2_wend"
-    config = get_preset(name).config.replace(
+    name = preset or DEFAULT_PRESET
+    config = preset_config(
+        name,
         space=space,
         sampling=sampling,
         num_samples=num_samples,
@@ -401,10 +413,7 @@ def ppl(
         noise_group=noise_group,
     )
     dev = torch.device(device) if device is not None else _device_of(G)
-    if isinstance(lpips, str):
-        from sg2eval.detectors.lpips import get_lpips
-
-        lpips = get_lpips(lpips, weights=lpips_weights, device=dev)
-    result = compute_ppl(G, lpips, config, seed=seed, batch_size=batch_size, device=dev, progress=progress)
+    distance = resolve_distance(lpips, lpips_weights, dev)
+    result = compute_ppl(G, distance, config, seed=seed, batch_size=batch_size, device=dev, progress=progress)
     result.params["preset"] = name
     return result
