@@ -7,9 +7,9 @@ from typing import Any, cast
 
 import click
 
+from sg2eval.cli.common import default_device
 from sg2eval.cli.project import (
     config_changes,
-    default_device,
     echo_warnings,
     projector_options,
     resize_option,

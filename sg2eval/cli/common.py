@@ -4,7 +4,9 @@
   ``--num-fake``;
 - :func:`run_options`: how sources become features (generation, detector, batching, device, cache), whose
   values are exactly :class:`sg2eval.api.RunKwargs` (collect them with :func:`run_kwargs`);
-- :func:`json_option` and :func:`emit_result`: print the values and write ``--json OUT`` atomically.
+- :func:`json_option` and :func:`emit_result`: print the values and write ``--json OUT`` atomically;
+- :func:`default_device` and :func:`lpips_option`: the device and LPIPS backend of ``ppl`` and the projection
+  commands.
 """
 
 from __future__ import annotations
@@ -152,6 +154,25 @@ def run_kwargs(params: dict[str, Any]) -> dict[str, Any]:
     if options["progress"] is None:
         options["progress"] = sys.stderr.isatty()
     return options
+
+
+def default_device() -> str:
+    """The device of a command run without ``--device``: ``cuda`` when available, else ``cpu``."""
+    import torch
+
+    return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def lpips_option(function: F) -> F:
+    """``--lpips``: the LPIPS backend (a name for ``sg2eval.detectors.lpips.get_lpips``)."""
+    return click.option(
+        "--lpips",
+        "lpips_name",
+        type=click.Choice(["auto", "vgg16-nv", "lpips-vgg"]),
+        default="auto",
+        show_default=True,
+        help="LPIPS backend.",
+    )(function)
 
 
 def json_option(function: F) -> F:

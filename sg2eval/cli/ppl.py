@@ -9,15 +9,10 @@ import click
 import numpy as np
 import pandas as pd
 
+from sg2eval.cli.common import default_device, lpips_option
 from sg2eval.io_utils import atomic_open, write_json
 from sg2eval.ppl_presets import CONFIG_FIELDS, DEFAULT_PRESET, PRESETS, PPLConfig, preset_config
 from sg2eval.result import Result
-
-
-def _default_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def write_per_image_csv(result: Result, path: str | Path) -> None:
@@ -82,14 +77,7 @@ def write_figures(
 @click.option("--noise-group", type=int, default=None, help="Pairs sharing one noise draw [1; official 4].")
 @click.option("--seed", type=int, default=0, show_default=True)
 @click.option("--batch-size", type=int, default=4, show_default=True, help="Pairs per generator call.")
-@click.option(
-    "--lpips",
-    "lpips_name",
-    type=click.Choice(["auto", "vgg16-nv", "lpips-vgg"]),
-    default="auto",
-    show_default=True,
-    help="LPIPS backend.",
-)
+@lpips_option
 @click.option("--lpips-weights", default=None, help="vgg16.pt (vgg16-nv) or vgg16-397923af.pth (lpips-vgg).")
 @click.option("--device", default=None, help="torch device [cuda if available, else cpu].")
 @click.option("--per-image", "per_image", default=None, help="Write per-pair scores to this CSV.")
@@ -120,7 +108,7 @@ def ppl_command(
 
     params = click.get_current_context().params
     config = preset_config(preset, **{name: params[name] for name in CONFIG_FIELDS})
-    dev = device or _default_device()
+    dev = device or default_device()
     distance = resolve_distance(lpips_name, lpips_weights, dev)
     bundle = load_network(network)
     G = bundle.generator.to(dev).eval()

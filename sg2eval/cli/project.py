@@ -17,15 +17,10 @@ from typing import Any
 import click
 import numpy as np
 
+from sg2eval.cli.common import default_device, lpips_option
 from sg2eval.errors import Sg2evalError
 from sg2eval.io_utils import atomic_path, write_json
 from sg2eval.projector import ProjectorConfig, StepReport
-
-
-def default_device() -> str:
-    import torch
-
-    return "cuda" if torch.cuda.is_available() else "cpu"
 
 
 def resize_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -57,14 +52,7 @@ def projector_options(command: Callable[..., Any]) -> Callable[..., Any]:
         ),
         click.option("--seed", type=int, default=0, show_default=True, help="First projection seed."),
         click.option("--batch-size", type=int, default=8, show_default=True, help="Targets per batch."),
-        click.option(
-            "--lpips",
-            "lpips_name",
-            type=click.Choice(["auto", "vgg16-nv", "lpips-vgg"]),
-            default="auto",
-            show_default=True,
-            help="LPIPS backend.",
-        ),
+        lpips_option,
         click.option(
             "--lpips-weights",
             "--weights",
