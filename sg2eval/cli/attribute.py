@@ -7,9 +7,8 @@ from typing import Any, cast
 
 import click
 
-from sg2eval.cli.common import default_device
 from sg2eval.cli.project import (
-    config_changes,
+    ProjectorArgs,
     echo_warnings,
     projector_options,
     resize_option,
@@ -28,15 +27,7 @@ from sg2eval.io_utils import write_json
 @resize_option("images")
 def attribute_command(
     images: tuple[str, ...],
-    network: str,
-    num_steps: int | None,
-    no_noise_reg: bool,
-    pyramid_gain: float | None,
-    seed: int,
-    batch_size: int,
-    lpips_name: str,
-    lpips_weights: str | None,
-    device: str | None,
+    projection: ProjectorArgs,
     threshold: float | None,
     json_out: str | None,
     resize: bool,
@@ -47,23 +38,23 @@ def attribute_command(
     re-synthesis is below the threshold: --threshold, else the network's calibration (made by
     'sg2eval attribute-calibrate'), whose projector settings are then used.
     """
-    from sg2eval.attribution import attribute_images, open_network
+    from sg2eval.attribution import attribute_images
     from sg2eval.projector import load_targets, output_shape
 
     with echo_warnings():
-        setup = open_network(network, lpips_name, lpips_weights, device or default_device())
+        setup = projection.open_network()
         files, pixels = load_targets(images, output_shape(setup.G), resize)
-        steps = num_steps or _calibrated_steps(setup)
-        batches = -(-len(files) // batch_size)
+        steps = projection.num_steps or _calibrated_steps(setup)
+        batches = -(-len(files) // projection.batch_size)
         with step_progress(steps * batches, "attributing") as advance:
             result = attribute_images(
                 setup,
                 [str(f) for f in files],
                 pixels,
                 threshold,
-                config_changes(num_steps, no_noise_reg, pyramid_gain),
-                seed=seed,
-                batch_size=batch_size,
+                projection.config_changes(),
+                seed=projection.seed,
+                batch_size=projection.batch_size,
                 callback=advance,
             )
     for name, distance, verdict in zip(
@@ -111,36 +102,27 @@ def _threshold_line(provenance: dict[str, Any], threshold: float) -> str:
     help="Write the calibration beside the network file (auto: when writable) or in the sg2eval cache.",
 )
 def calibrate_command(
-    network: str,
-    num_steps: int | None,
-    no_noise_reg: bool,
-    pyramid_gain: float | None,
-    seed: int,
-    batch_size: int,
-    lpips_name: str,
-    lpips_weights: str | None,
-    device: str | None,
+    projection: ProjectorArgs,
     real: str,
     num: int,
     store: str,
 ) -> None:
     """Project NUM generated and NUM real images, store both LPIPS distance distributions with the
     network's hash, and choose the attribution threshold (StyleGAN2 Figure 10)."""
-    from sg2eval.attribution import Store, calibrate_network, open_network
-    from sg2eval.projector import ProjectorConfig
+    from sg2eval.attribution import Store, calibrate_network
 
-    config = ProjectorConfig().with_changes(**config_changes(num_steps, no_noise_reg, pyramid_gain))
+    config = projection.config()
     with echo_warnings():
-        setup = open_network(network, lpips_name, lpips_weights, device or default_device())
-        batches = 2 * -(-num // batch_size)
+        setup = projection.open_network()
+        batches = 2 * -(-num // projection.batch_size)
         with step_progress(config.num_steps * batches, "calibrating") as advance:
             calibration, path = calibrate_network(
                 setup,
                 real,
                 num,
                 config,
-                seed=seed,
-                batch_size=batch_size,
+                seed=projection.seed,
+                batch_size=projection.batch_size,
                 store=cast(Store, store),
                 callback=advance,
             )

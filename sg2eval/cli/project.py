@@ -6,13 +6,16 @@ progress display live here too.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import shutil
 import subprocess
 import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 import numpy as np
@@ -21,6 +24,9 @@ from sg2eval.cli.common import default_device, lpips_option
 from sg2eval.errors import Sg2evalError
 from sg2eval.io_utils import atomic_path, write_json
 from sg2eval.projector import ProjectorConfig, StepReport
+
+if TYPE_CHECKING:
+    from sg2eval.attribution import Setup
 
 
 def resize_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -33,8 +39,51 @@ def resize_option(what: str) -> Callable[[Callable[..., Any]], Callable[..., Any
     )
 
 
+@dataclass(frozen=True)
+class ProjectorArgs:
+    """The values of :func:`projector_options`, which a command receives as one argument ``projection``."""
+
+    network: str
+    num_steps: int | None
+    no_noise_reg: bool
+    pyramid_gain: float | None
+    seed: int
+    batch_size: int
+    lpips_name: str
+    lpips_weights: str | None
+    device: str | None
+
+    def config_changes(self) -> dict[str, Any]:
+        """The :class:`ProjectorConfig` fields set on the command line (None: not given)."""
+        return {
+            "num_steps": self.num_steps,
+            "noise_reg_weight": 0.0 if self.no_noise_reg else None,
+            "pyramid_gain": self.pyramid_gain,
+        }
+
+    def config(self) -> ProjectorConfig:
+        """The default :class:`ProjectorConfig` with the command line's changes."""
+        return ProjectorConfig().with_changes(**self.config_changes())
+
+    def open_network(self) -> Setup:
+        """The network and LPIPS backend on ``--device`` (default: :func:`default_device`)."""
+        from sg2eval.attribution import open_network
+
+        return open_network(
+            self.network, self.lpips_name, self.lpips_weights, self.device or default_device()
+        )
+
+
 def projector_options(command: Callable[..., Any]) -> Callable[..., Any]:
-    """Network, projector, LPIPS and device options of the three projection commands."""
+    """Network, projector, LPIPS and device options of the three projection commands; ``command`` gets
+    their values as one :class:`ProjectorArgs` keyword argument ``projection``."""
+    names = [field.name for field in dataclasses.fields(ProjectorArgs)]
+
+    @functools.wraps(command)
+    def bundled(**params: Any) -> Any:
+        projection = ProjectorArgs(**{name: params.pop(name) for name in names})
+        return command(projection=projection, **params)
+
     options = [
         click.option("--network", required=True, help="Network file: .sg2, stylegan2-ada .pkl or TF .pkl."),
         click.option("--steps", "num_steps", type=int, default=None, help="Optimization steps [1000]."),
@@ -63,17 +112,8 @@ def projector_options(command: Callable[..., Any]) -> Callable[..., Any]:
         click.option("--device", default=None, help="torch device [cuda if available, else cpu]."),
     ]
     for option in reversed(options):
-        command = option(command)
-    return command
-
-
-def config_changes(num_steps: int | None, no_noise_reg: bool, pyramid_gain: float | None) -> dict[str, Any]:
-    """The :class:`ProjectorConfig` fields set on the command line (None: not given)."""
-    return {
-        "num_steps": num_steps,
-        "noise_reg_weight": 0.0 if no_noise_reg else None,
-        "pyramid_gain": pyramid_gain,
-    }
+        bundled = option(bundled)
+    return bundled
 
 
 @contextmanager
@@ -183,15 +223,7 @@ def unique_names(files: list[Path]) -> list[str]:
 @resize_option("targets")
 def project_command(
     targets: tuple[str, ...],
-    network: str,
-    num_steps: int | None,
-    no_noise_reg: bool,
-    pyramid_gain: float | None,
-    seed: int,
-    batch_size: int,
-    lpips_name: str,
-    lpips_weights: str | None,
-    device: str | None,
+    projection: ProjectorArgs,
     out_dir: str,
     save_video: bool,
     resize: bool,
@@ -201,17 +233,17 @@ def project_command(
     Writes, per target, OUT/<name>/: projected_w.npz, noise.npz, target.png, proj.png, compare.png
     (target | projection) and with --save-video proj.mp4 or proj.gif; OUT/projection.json sums up.
     """
-    from sg2eval.attribution import open_network
     from sg2eval.projector import load_targets, output_shape
 
-    config = ProjectorConfig().with_changes(**config_changes(num_steps, no_noise_reg, pyramid_gain))
+    config = projection.config()
     with echo_warnings():
-        setup = open_network(network, lpips_name, lpips_weights, device or default_device())
+        setup = projection.open_network()
         files, images = load_targets(targets, output_shape(setup.G), resize)
         projector = setup.projector(config)
     names = unique_names(files)
     out = Path(out_dir)
     summary = []
+    batch_size = projection.batch_size
     batches = range(0, len(files), batch_size)
     with step_progress(config.num_steps * len(batches), "projecting") as advance:
         for start in batches:
@@ -230,7 +262,7 @@ def project_command(
                             np.broadcast_to(frame, (3, *frame.shape[1:])).transpose(1, 2, 0)
                         )  # [H, 2W, 3]
 
-            seeds = list(range(seed + start, seed + stop))
+            seeds = list(range(projection.seed + start, projection.seed + stop))
             result = projector.project(batch_targets, seeds, on_step)
             for k, i in enumerate(range(start, stop)):
                 entry = write_projection(result, k, batch_targets[k], out / names[i], setup.G.num_ws)
@@ -241,7 +273,7 @@ def project_command(
     write_json(
         out / "projection.json",
         {
-            "network": {"path": network, "sha256": setup.network_sha256},
+            "network": {"path": projection.network, "sha256": setup.network_sha256},
             "lpips": setup.lpips,
             "projector": config.to_dict(),
             "targets": summary,
