@@ -15,7 +15,7 @@ A *features file* (``sg2eval features SRC --out F.npz``) is an ``.npz`` with ``f
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -89,6 +89,21 @@ class _Job:
         cache = {"status": status, "key": key, "path": str(self.cache.path(kind, key)) if key else None}
         return {**self.provenance, "cache": cache}
 
+    def load(self, kind: str) -> dict[str, np.ndarray] | None:
+        """The stored ``kind`` arrays of this job; None on a miss or when the job is not cacheable."""
+        key = self.key
+        entry = self.cache.load(kind, key) if key is not None else None
+        return entry[0] if entry is not None else None
+
+    def save(self, kind: str, arrays: Callable[[], dict[str, np.ndarray]]) -> dict[str, Any]:
+        """Store ``arrays()`` (called only then) as this job's ``kind`` when it is cacheable; the provenance
+        with cache status 'miss' (stored) or 'off'."""
+        key = self.key
+        if key is None:
+            return self.with_cache_status("off", kind)
+        self.cache.save(kind, key, arrays(), self.provenance)
+        return self.with_cache_status("miss", kind)
+
     def batches(self) -> Iterator[torch.Tensor]:
         """Detector features of each batch, float32 [B, D] on the CPU."""
         steps = -(-self.num // self.batch_size)
@@ -132,17 +147,11 @@ def extract_features(
 ) -> FeatureSet:
     """Features ``[num, D]`` of the first ``num`` images of ``source`` (from the cache when possible)."""
     job = _make_job(source, detector, num, batch_size, cache, progress, label)
-    key = job.key
-    if key is not None:
-        entry = job.cache.load("features", key)
-        if entry is not None:
-            return FeatureSet(entry[0]["features"], job.with_cache_status("hit", "features"))
+    stored = job.load("features")
+    if stored is not None:
+        return FeatureSet(stored["features"], job.with_cache_status("hit", "features"))
     features = torch.cat(list(job.batches())).numpy()  # [N, D] float32
-    status = "off"
-    if key is not None:
-        job.cache.save("features", key, {"features": features}, job.provenance)
-        status = "miss"
-    return FeatureSet(features, job.with_cache_status(status, "features"))
+    return FeatureSet(features, job.save("features", lambda: {"features": features}))
 
 
 def extract_moments(
@@ -158,27 +167,20 @@ def extract_moments(
     """Float64 moments of the features of the first ``num`` images (cached moments, cached features, or a
     streaming pass that never holds all features; ``device`` runs the [D, D] updates)."""
     job = _make_job(source, detector, num, batch_size, cache, progress, label)
-    key = job.key
-    if key is not None:
-        entry = job.cache.load("moments", key)
-        if entry is not None:
-            return MomentSet(FeatureMoments.from_state(entry[0]), job.with_cache_status("hit", "moments"))
-        features_entry = job.cache.load("features", key)
-        if features_entry is not None:
-            moments = FeatureMoments(features_entry[0]["features"].shape[1], device)
-            moments.add(features_entry[0]["features"])
-            return MomentSet(moments, job.with_cache_status("hit (features)", "features"))
+    stored = job.load("moments")
+    if stored is not None:
+        return MomentSet(FeatureMoments.from_state(stored), job.with_cache_status("hit", "moments"))
+    stored = job.load("features")
+    if stored is not None:
+        features_set = FeatureSet(stored["features"], job.with_cache_status("hit (features)", "features"))
+        return moments_of(features_set, device)
     accumulator: FeatureMoments | None = None
     for features in job.batches():
         if accumulator is None:
             accumulator = FeatureMoments(features.shape[1], device)
         accumulator.add(features)
     assert accumulator is not None
-    status = "off"
-    if key is not None:
-        job.cache.save("moments", key, accumulator.state(), job.provenance)
-        status = "miss"
-    return MomentSet(accumulator, job.with_cache_status(status, "moments"))
+    return MomentSet(accumulator, job.save("moments", accumulator.state))
 
 
 def moments_of(features: FeatureSet, device: torch.device | str = "cpu") -> MomentSet:
