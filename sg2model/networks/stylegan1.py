@@ -45,8 +45,30 @@ def _check_resolution(resolution: int) -> int:
     return log2
 
 
+class _SpecChecks:
+    """Validation and the channel rule shared by the two spec dataclasses, which declare these fields."""
+
+    img_resolution: int
+    channel_base: int
+    channel_max: int
+    fused_scale: str
+    blur_filter: tuple[float, ...]
+
+    def __post_init__(self) -> None:
+        _check_resolution(self.img_resolution)
+        if self.fused_scale not in FUSED_SCALE_CHOICES:
+            raise Sg2evalError(
+                f"fused_scale {self.fused_scale!r}; choose one of {', '.join(FUSED_SCALE_CHOICES)}"
+            )
+        object.__setattr__(self, "blur_filter", tuple(float(v) for v in self.blur_filter))
+
+    def channels(self, res: int) -> int:
+        """Feature maps at resolution ``res``: ``min(channel_base // res, channel_max)``."""
+        return min(self.channel_base // res, self.channel_max)
+
+
 @dataclass(frozen=True)
-class StyleGAN1GeneratorSpec:
+class StyleGAN1GeneratorSpec(_SpecChecks):
     """Everything that rebuilds a :class:`StyleGAN1Generator` (TF ``G_style`` kwargs in our names).
 
     Channels at resolution r: ``min(channel_base // r, channel_max)``; TF's ``fmap_base`` is
@@ -67,25 +89,14 @@ class StyleGAN1GeneratorSpec:
     blur_filter: tuple[float, ...] = (1.0, 2.0, 1.0)
     preset: str | None = None
 
-    def __post_init__(self) -> None:
-        _check_resolution(self.img_resolution)
-        if self.fused_scale not in FUSED_SCALE_CHOICES:
-            raise Sg2evalError(
-                f"fused_scale {self.fused_scale!r}; choose one of {', '.join(FUSED_SCALE_CHOICES)}"
-            )
-        object.__setattr__(self, "blur_filter", tuple(float(v) for v in self.blur_filter))
-
     @property
     def num_ws(self) -> int:
         """Two styles per resolution (18 at 1024x1024)."""
         return 2 * _check_resolution(self.img_resolution) - 2
 
-    def channels(self, res: int) -> int:
-        return min(self.channel_base // res, self.channel_max)
-
 
 @dataclass(frozen=True)
-class StyleGAN1DiscriminatorSpec:
+class StyleGAN1DiscriminatorSpec(_SpecChecks):
     """Everything that rebuilds a :class:`StyleGAN1Discriminator` (TF ``D_basic``; also the CelebA-HQ
     attribute classifiers). ``mbstd_group_size`` 0 or 1 disables minibatch std (as in TF, ``> 1`` enables)."""
 
@@ -99,17 +110,6 @@ class StyleGAN1DiscriminatorSpec:
     fused_scale: str = "auto"
     blur_filter: tuple[float, ...] = (1.0, 2.0, 1.0)
     preset: str | None = None
-
-    def __post_init__(self) -> None:
-        _check_resolution(self.img_resolution)
-        if self.fused_scale not in FUSED_SCALE_CHOICES:
-            raise Sg2evalError(
-                f"fused_scale {self.fused_scale!r}; choose one of {', '.join(FUSED_SCALE_CHOICES)}"
-            )
-        object.__setattr__(self, "blur_filter", tuple(float(v) for v in self.blur_filter))
-
-    def channels(self, res: int) -> int:
-        return min(self.channel_base // res, self.channel_max)
 
     @property
     def uses_mbstd(self) -> bool:
