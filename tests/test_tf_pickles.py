@@ -183,15 +183,9 @@ def sg2_synthesis_vars(
     return v.values
 
 
-def sg2_generator_state(
-    resolution: int = 8,
-    fmap_base: int = 64,
-    architecture: str = "skip",
-    seed: int = 0,
-    synthesis_func: str = "G_synthesis_stylegan2",
-    name: str = "Gs",
-) -> dict[str, Any]:
-    kwargs: dict[str, Any] = {
+def tf_generator_kwargs(resolution: int, fmap_base: int, **extra: Any) -> dict[str, Any]:
+    """Keyword arguments the TF generators (G_main, G_style) share with their mapping and synthesis nets."""
+    return {
         "num_channels": 3,
         "resolution": resolution,
         "label_size": 0,
@@ -200,7 +194,19 @@ def sg2_generator_state(
         "dlatent_size": W_DIM,
         "mapping_layers": 3,
         "mapping_fmaps": W_DIM,
+        **extra,
     }
+
+
+def sg2_generator_state(
+    resolution: int = 8,
+    fmap_base: int = 64,
+    architecture: str = "skip",
+    seed: int = 0,
+    synthesis_func: str = "G_synthesis_stylegan2",
+    name: str = "Gs",
+) -> dict[str, Any]:
+    kwargs = tf_generator_kwargs(resolution, fmap_base)
     revised = synthesis_func == "G_synthesis_stylegan_revised"
     if not revised:
         kwargs["architecture"] = architecture
@@ -221,17 +227,7 @@ def v1_generator_state(
     resolution: int = 8, fmap_base: int = 32, seed: int = 10, **extra: Any
 ) -> dict[str, Any]:
     """StyleGAN v1 ``G_style`` with ``G_mapping`` and ``G_synthesis`` (networks_stylegan.py)."""
-    kwargs = {
-        "num_channels": 3,
-        "resolution": resolution,
-        "label_size": 0,
-        "fmap_base": fmap_base,
-        "latent_size": Z_DIM,
-        "dlatent_size": W_DIM,
-        "mapping_layers": 3,
-        "mapping_fmaps": W_DIM,
-        **extra,
-    }
+    kwargs = tf_generator_kwargs(resolution, fmap_base, **extra)
     log2 = int(np.log2(resolution))
     v = Vars(seed)
     v.values["lod"] = np.zeros((), np.float32)
