@@ -27,18 +27,7 @@ from sg2model.training import checkpoint as ckpt
 from sg2model.training.loop import build_phases
 from sg2model.training.loss import path_lengths, r1_penalty
 from sg2model.training.options import ResolvedSettings
-
-TINY: dict[str, Any] = {
-    "batch": 8,
-    "channel_base": 128,
-    "channel_max": 16,
-    "map_layers": 2,
-    "w_dim": 16,
-    "g_reg_interval": 2,
-    "d_reg_interval": 3,
-    "progress": False,
-    "device": "cpu",
-}
+from tests.helpers.training import TINY_TRAINING
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +39,7 @@ def shapes_zip(tmp_path_factory: pytest.TempPathFactory) -> str:
 
 
 def options(data: str, out: Path, **changes: Any) -> TrainingOptions:
-    return TrainingOptions(data=data, out=str(out), **{"config": "F", **TINY, **changes})
+    return TrainingOptions(data=data, out=str(out), **{"config": "F", **TINY_TRAINING, **changes})
 
 
 def all_close_state(a: Any, b: Any) -> float:

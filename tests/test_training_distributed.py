@@ -17,19 +17,12 @@ from sg2datasets.shapes import ATTRIBUTES, make_shapes
 
 from sg2model import load_network
 from sg2model.training import Trainer, TrainingOptions, train
+from tests.helpers.training import TINY_TRAINING
 
 TINY: dict[str, Any] = {
     "config": "F",
-    "batch": 8,
     "kimg": 0.016,  # two steps: every phase at step 0, main phases and EMA again at step 1
-    "channel_base": 128,
-    "channel_max": 16,
-    "map_layers": 2,
-    "w_dim": 16,
-    "g_reg_interval": 2,
-    "d_reg_interval": 3,
-    "progress": False,
-    "device": "cpu",
+    **TINY_TRAINING,
 }
 
 
