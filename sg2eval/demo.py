@@ -8,9 +8,13 @@ The pipeline (docs/demo.md), all offline:
    linear separability in W against the shipped attribute classifiers (bits, StyleGAN journal Sec. 4.2),
    and the projection of a handful of generated and real images (StyleGAN2 Sec. 5, Appendix D) whose
    distances decide an attribution threshold (Section 5.1, :mod:`sg2eval.attribution`);
-3. a report folder: ``results.csv`` / ``results.md`` (one row per network), ``report.json`` (every result
-   with provenance and the shipped files' hashes), ``entropies.csv`` and PNGs (samples, PPL histograms,
-   projections, attribution histogram). The folder is written under a temporary name and renamed.
+3. the small built-in versions of the paper's reports (:mod:`sg2reports.builtin`): Tables 1-4 over
+   ``report_seeds`` seeds with mean, standard deviation and confidence interval, and Figure 10's histograms,
+   on the same two networks, in ``reports/``;
+4. a report folder: ``results.csv`` / ``results.md`` (one row per network), ``report.json`` (every result
+   with provenance and the shipped files' hashes), ``entropies.csv``, PNGs (samples, PPL histograms,
+   projections, attribution histogram) and ``reports/``. The folder is written under a temporary name and
+   renamed.
 
 Detectors: by default the in-domain ones (``shapes-features``, ``shapes-lpips``; results labelled "in-domain
 FD" etc., never FID/LPIPS); with ``official=True`` Inception-v3 / VGG16 / LPIPS as found by the weight finder
@@ -38,6 +42,7 @@ from sg2eval.result import Result, runtime_versions
 
 REPORT_JSON = "report.json"
 REPORT_FORMAT = "sg2eval-demo-report-v1"
+REPORTS_DIR = "reports"  # the built-in Tables 1-4 and Figure 10, inside the report folder
 
 
 @dataclass(frozen=True)
@@ -53,12 +58,14 @@ class DemoSettings:
     num_project: int  # generated and (as many) real images projected per network
     project_steps: int
     w_avg_samples: int
+    report_seeds: int  # seeds of the built-in Tables 1-4
+    report_num: int  # generated (and real) images per FD / P&R cell of those tables
     seed: int = 0
     batch_size: int = 64
 
 
-QUICK = DemoSettings("quick", 500, 500, 250, 100, 500, 3, 100, 2000)
-FULL = DemoSettings("full", 5000, 5000, 1000, 1000, 4000, 4, 100, 10_000)
+QUICK = DemoSettings("quick", 500, 500, 250, 100, 500, 3, 100, 2000, 2, 500)
+FULL = DemoSettings("full", 5000, 5000, 1000, 1000, 4000, 4, 100, 10_000, 3, 2000)
 
 
 @dataclass(frozen=True)
@@ -303,7 +310,7 @@ def _attribution_histogram(path: Path, runs: list[NetworkRun], xlabel: str) -> N
 
 
 def _provenance(settings: DemoSettings, official: bool, runs: list[NetworkRun],
-                stage_times: dict[str, float]) -> dict[str, Any]:
+                stage_times: dict[str, float], reports: dict[str, Any]) -> dict[str, Any]:
     from sg2eval.builtin.paths import ASSETS, manifest
 
     def brief(result: Result) -> dict[str, Any]:
@@ -318,6 +325,8 @@ def _provenance(settings: DemoSettings, official: bool, runs: list[NetworkRun],
         "assets": {"folder": str(ASSETS), "files": manifest()},
         "networks": {run.name: {"path": str(run.path), "kimg": run.kimg,
                                 "results": {k: brief(v) for k, v in run.results.items()}} for run in runs},
+        "reports": {name: {"folder": REPORTS_DIR, "seeds": report.seeds, "cells_computed": report.computed,
+                           "cells_reused": report.reused} for name, report in reports.items()},
         "stage_seconds": stage_times,
         "versions": runtime_versions(),
     }
@@ -325,12 +334,13 @@ def _provenance(settings: DemoSettings, official: bool, runs: list[NetworkRun],
 
 @dataclass(frozen=True)
 class DemoReport:
-    """What :func:`run_demo` returns: the table, the report folder and the run time."""
+    """What :func:`run_demo` returns: the table, the report folder, the run time and the built-in reports."""
 
     table: pd.DataFrame
     folder: Path
     elapsed_s: float
     runs: tuple[NetworkRun, ...]
+    reports: dict[str, Any]  # table name -> sg2reports.runner.Report
 
 
 def run_demo(
@@ -354,18 +364,38 @@ def run_demo(
     choice = official_choice(dev) if official else in_domain_choice(dev)
     networks = [("early", asset(EARLY_NETWORK)), ("final", asset(FINAL_NETWORK))]
     kimgs = {name: manifest().get(path.name, {}).get("kimg") for name, path in networks}
-    total = 1 + 4 * len(networks) + 1
-    with Stages(total, progress) as stages:
-        real = make_shapes(settings.num_real, 32, settings.seed)[0]  # [N, 3, 32, 32] uint8
-        real_sets = stages.run("real images: features", lambda: {
-            name: _features(real, settings.num_real, name, settings, device)
-            for name in {choice.fd_detector, choice.pr_detector}})
-        runs = [evaluate_network(name, path, _as_float(kimgs[name]), real, real_sets, choice, settings,
-                                 stages, device) for name, path in networks]
-        table = results_table(runs, choice.labels)
-        folder = stages.run("report", lambda: _write_report(target, real, runs, table, choice, settings,
-                                                             official, stages.times))
-    return DemoReport(table, folder, time.perf_counter() - start, tuple(runs))
+    total = 1 + 4 * len(networks) + 2
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    try:
+        with Stages(total, progress) as stages:
+            real, attributes = make_shapes(settings.num_real, 32, settings.seed)  # [N, 3, 32, 32] uint8
+            real_sets = stages.run("real images: features", lambda: {
+                name: _features(real, settings.num_real, name, settings, device)
+                for name in {choice.fd_detector, choice.pr_detector}})
+            runs = [evaluate_network(name, path, _as_float(kimgs[name]), real, real_sets, choice, settings,
+                                     stages, device) for name, path in networks]
+            reports = stages.run("reports: Tables 1-4, Figure 10", lambda: _builtin_reports(
+                tmp / REPORTS_DIR, real, attributes, settings, device))
+            table = results_table(runs, choice.labels)
+            stages.run("report", lambda: _write_report(tmp, real, runs, table, choice, settings, official,
+                                                       stages.times, reports))
+        _replace_folder(tmp, target)
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp)
+    return DemoReport(table, target, time.perf_counter() - start, tuple(runs), reports)
+
+
+def _builtin_reports(folder: Path, real: np.ndarray, attributes: np.ndarray, settings: DemoSettings,
+                     device: str) -> dict[str, Any]:
+    """The paper's reports in small (:mod:`sg2reports.builtin`), sized by the demo's settings."""
+    from sg2reports.builtin import BuiltinSizes, run_builtin_reports
+
+    sizes = BuiltinSizes(settings.report_seeds, settings.report_num, settings.ppl_samples,
+                         settings.num_project, settings.project_steps)
+    return run_builtin_reports(real[: settings.report_num], attributes[: settings.report_num], folder, sizes,
+                               device)
 
 
 def _as_float(value: object) -> float | None:
@@ -377,26 +407,18 @@ def _check_target(target: Path) -> None:
         raise Sg2evalError(f"{target} exists and is not a demo report; remove it or choose another --out")
 
 
-def _write_report(target: Path, real: np.ndarray, runs: list[NetworkRun], table: pd.DataFrame,
+def _write_report(folder: Path, real: np.ndarray, runs: list[NetworkRun], table: pd.DataFrame,
                   choice: DetectorChoice, settings: DemoSettings, official: bool,
-                  stage_times: dict[str, float]) -> Path:
-    """Write everything into a temporary sibling folder, then rename it onto ``target``."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
-    try:
-        table.to_csv(tmp / "results.csv", index=False)
-        with atomic_open(tmp / "results.md") as handle:
-            handle.write(to_markdown(table))
-        entropies = pd.concat({run.name: run.results["separability"].per_item["entropies"] for run in runs},
-                              names=["network"])
-        entropies.to_csv(tmp / "entropies.csv")
-        _write_figures(tmp, real, runs, choice.labels)
-        write_json(tmp / REPORT_JSON, _provenance(settings, official, runs, stage_times))
-        _replace_folder(tmp, target)
-    finally:
-        if tmp.exists():
-            shutil.rmtree(tmp)
-    return target
+                  stage_times: dict[str, float], reports: dict[str, Any]) -> None:
+    """Write the demo's own files into the (temporary) report folder."""
+    table.to_csv(folder / "results.csv", index=False)
+    with atomic_open(folder / "results.md") as handle:
+        handle.write(to_markdown(table))
+    entropies = pd.concat({run.name: run.results["separability"].per_item["entropies"] for run in runs},
+                          names=["network"])
+    entropies.to_csv(folder / "entropies.csv")
+    _write_figures(folder, real, runs, choice.labels)
+    write_json(folder / REPORT_JSON, _provenance(settings, official, runs, stage_times, reports))
 
 
 def _replace_folder(new: Path, target: Path) -> None:

@@ -18,9 +18,12 @@ from sg2eval.errors import Sg2evalError
 from tests.test_builtin import fake_assets, use_fake_assets  # noqa: F401 (fixtures)
 
 TINY = DemoSettings("test", num_real=48, num_fake=48, kid_subset=24, ppl_samples=6, separability_num=40,
-                    num_project=2, project_steps=3, w_avg_samples=50, batch_size=24)
+                    num_project=2, project_steps=3, w_avg_samples=50, report_seeds=2, report_num=32,
+                    batch_size=24)
 FILES = {"results.csv", "results.md", "report.json", "entropies.csv", "samples.png", "attribution_hist.png",
-         "ppl_hist_early.png", "ppl_hist_final.png", "projections_early.png", "projections_final.png"}
+         "ppl_hist_early.png", "ppl_hist_final.png", "projections_early.png", "projections_final.png", "reports"}
+REPORT_FILES = {f"{table}.{suffix}" for table in ("table1", "table2", "table3", "table4", "fig10")
+                for suffix in ("csv", "md", "html", "json")} | {"fig10.png", "cells"}
 
 
 def test_pipeline_writes_the_report_atomically(use_fake_assets: Path, tmp_path: Path) -> None:  # noqa: F811
@@ -39,6 +42,7 @@ def test_pipeline_writes_the_report_atomically(use_fake_assets: Path, tmp_path: 
     assert fd["provenance"]["detector"]["detector"] == "shapes-features"
     assert info["assets"]["files"]["shapes32-final.sg2"]["sha256"] == fd["provenance"]["sources"]["fake"][
         "source"]["network_sha256"]
+    _check_builtin_reports(out, info, seeds=2)
     # A second run replaces the earlier report; a folder that is not a report is refused.
     first = (out / "report.json").stat().st_mtime_ns
     run_demo(out, settings=TINY, progress=False)
@@ -49,6 +53,24 @@ def test_pipeline_writes_the_report_atomically(use_fake_assets: Path, tmp_path: 
     with pytest.raises(Sg2evalError, match="not a demo report"):
         run_demo(other, settings=TINY, progress=False)
     assert (other / "keep.txt").read_text() == "mine"
+
+
+def _check_builtin_reports(out: Path, info: dict, seeds: int) -> None:
+    """The demo's reports/ folder: Tables 1-4 over ``seeds`` seeds and Figure 10, Tables 2-4 made entirely of
+    Table 1's stored cells."""
+    assert {p.name for p in (out / "reports").iterdir()} == REPORT_FILES
+    table1 = pd.read_csv(out / "reports" / "table1.csv").set_index("config")
+    assert list(table1.index) == ["E-small", "E-small-early"] and (table1["status"] == "ok").all()
+    assert (table1["seeds"] == seeds).all()
+    assert np.isfinite(table1[["fid", "fid_std", "path_length", "precision", "recall"]].to_numpy()).all()
+    assert (table1["fid_ci_low"] <= table1["fid"]).all() and (table1["fid"] <= table1["fid_ci_high"]).all()
+    done = info["reports"]
+    assert done["table1"]["cells_computed"] == 2 * 3 * seeds and done["table1"]["cells_reused"] == 0
+    for table in ("table2", "table3", "table4"):
+        assert done[table]["cells_computed"] == 0 and done[table]["cells_reused"] > 0, table
+    assert done["fig10"]["seeds"] == 1 and done["fig10"]["cells_computed"] == 2
+    fig10 = pd.read_csv(out / "reports" / "fig10.csv")
+    assert np.isfinite(fig10[["generated_median", "real_median"]].to_numpy()).all()
 
 
 def test_official_mode_without_weights_says_what_is_missing(
@@ -122,6 +144,7 @@ def test_quick_demo_provenance(quick_demo: Path) -> None:
     info = json.loads((quick_demo / "report.json").read_text())
     assert info["settings"]["mode"] == "quick"
     assert info["assets"]["files"] == paths.manifest()
+    _check_builtin_reports(quick_demo, info, seeds=2)
     ppl = info["networks"]["final"]["results"]["ppl"]
     assert ppl["params"]["space"] == "w" and ppl["params"]["sampling"] == "end"
     assert ppl["provenance"]["lpips"]["lpips"] == "shapes-lpips"

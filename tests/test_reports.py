@@ -632,7 +632,7 @@ def test_end_to_end_table1_and_fig10_reports_through_the_cli(tiny: dict[str, Pat
 # ----------------------------------------------------------------------------------------------------------
 # The built-in versions (sg2eval/builtin/assets, in-domain detectors).
 
-BUILTIN = REPO / "reports" / "manifests" / "builtin"
+BUILTIN = REPO / "reports" / "sg2reports" / "builtin_manifests"
 
 
 @pytest.mark.parametrize("table", ["table1", "table2", "table3", "table4", "fig10"])

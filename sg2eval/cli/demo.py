@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from pathlib import Path
+from typing import Any
 
 import click
 
@@ -30,7 +31,7 @@ def demo_command(quick: bool, out: Path, official: bool, device: str, progress: 
     from rich.console import Console
     from rich.table import Table
 
-    from sg2eval.demo import run_demo
+    from sg2eval.demo import REPORTS_DIR, run_demo
 
     show = sys.stderr.isatty() if progress is None else progress
     report = run_demo(out, quick=quick, official=official, progress=show, device=device)
@@ -42,4 +43,21 @@ def demo_command(quick: bool, out: Path, official: bool, device: str, progress: 
         table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
     console = Console(width=200)
     console.print(table)
-    console.print(f"report: {report.folder}  ({report.elapsed_s:.0f} s)")
+    console.print(_table1(report.reports["table1"]))
+    console.print(f"report: {report.folder}  ({report.elapsed_s:.0f} s); Tables 1-4 and Figure 10 in "
+                  f"{report.folder / REPORTS_DIR}")
+
+
+def _table1(report: Any) -> Any:
+    """The built-in Table 1 (mean ± CI half-width over its seeds) as a rich table."""
+    from rich.table import Table
+    from sg2reports.outputs import display_frame
+
+    frame = display_frame(report)
+    frame = frame.loc[:, (frame != "—").any()]  # the paper has no values for the built-in rows
+    table = Table(title=f"built-in Table 1 ({report.seeds} seeds, in-domain detectors; no published values)")
+    for column in frame.columns:
+        table.add_column(str(column), justify="right")
+    for row in frame.itertuples(index=False):
+        table.add_row(*map(str, row))
+    return table
