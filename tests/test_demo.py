@@ -21,7 +21,8 @@ TINY = DemoSettings("test", num_real=48, num_fake=48, kid_subset=24, ppl_samples
                     num_project=2, project_steps=3, w_avg_samples=50, report_seeds=2, report_num=32,
                     batch_size=24)
 FILES = {"results.csv", "results.md", "report.json", "entropies.csv", "samples.png", "attribution_hist.png",
-         "ppl_hist_early.png", "ppl_hist_final.png", "projections_early.png", "projections_final.png", "reports"}
+         "ppl_hist_early.png", "ppl_hist_final.png", "projections_early.png", "projections_final.png",
+         "reports"}
 REPORT_FILES = {f"{table}.{suffix}" for table in ("table1", "table2", "table3", "table4", "fig10")
                 for suffix in ("csv", "md", "html", "json")} | {"fig10.png", "cells"}
 
