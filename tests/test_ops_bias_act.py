@@ -120,7 +120,10 @@ def test_bad_arguments_raise_one_line_errors() -> None:
 
 @pytest.fixture
 def empty_registry(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No kernel registered, and the ``cuda_ops`` package counted as already imported (it would register its
+    kernels the first time an op sees a CUDA tensor), whatever ran before."""
     monkeypatch.setattr(registry, "_cuda_kernels", {})
+    monkeypatch.setattr(registry, "_kernels_package_tried", True)
 
 
 def _fake_kernel(*args: object, **kwargs: object) -> torch.Tensor:

@@ -7,8 +7,8 @@ lies inside the padded image (``flip_filter=True`` correlates instead); 4. keep 
 ``gain`` scales the result: a 2-D filter is multiplied by ``gain``, a separable 1-D filter by
 ``sqrt(gain)`` in each of its two passes.
 
-The reference below is built from reshape, ``F.pad`` and single-channel ``conv2d`` calls, so autograd
-gives gradients of every order.
+The reference below is built from reshape, ``F.pad`` and depthwise ``conv2d`` calls, so autograd gives
+gradients of every order.
 """
 
 from __future__ import annotations
@@ -131,13 +131,21 @@ def upfirdn2d(
     taps = taps.to(device=x.device, dtype=x.dtype) * (gain ** (taps.ndim / 2))
     if not flip_filter:
         taps = taps.flip(list(range(taps.ndim)))  # conv2d correlates; flipped taps make it a convolution
-    x = x.reshape(n * c, 1, padded_h, padded_w)
+    # Every channel of every image is its own group of one depthwise conv over a batch of one: on the CPU its
+    # backward pass is ~50x faster than that of a one-channel conv over a batch of N*C (same numbers).
+    x = x.reshape(1, n * c, padded_h, padded_w)
     if taps.ndim == 2:
-        x = F.conv2d(x, taps[None, None], stride=(downy, downx))
+        x = _depthwise(x, taps[None, None], (downy, downx))
     else:
-        x = F.conv2d(x, taps[None, None, None, :], stride=(1, downx))
-        x = F.conv2d(x, taps[None, None, :, None], stride=(downy, 1))
+        x = _depthwise(x, taps[None, None, None, :], (1, downx))
+        x = _depthwise(x, taps[None, None, :, None], (downy, 1))
     return x.reshape(n, c, x.shape[2], x.shape[3])
+
+
+def _depthwise(x: torch.Tensor, taps: torch.Tensor, stride: tuple[int, int]) -> torch.Tensor:
+    """``x [1, G, H, W]`` correlated with the one filter ``taps [1, 1, fh, fw]`` in each of its G channels."""
+    groups = x.shape[1]
+    return F.conv2d(x, taps.expand(groups, 1, taps.shape[2], taps.shape[3]), stride=stride, groups=groups)
 
 
 def filter2d(
