@@ -126,26 +126,25 @@ def upfirdn2d(
     # 2. Zero padding, then cropping for negative amounts (in this order, so a crop may eat padding).
     x = F.pad(x, [max(px0, 0), max(px1, 0), max(py0, 0), max(py1, 0)])
     x = x[:, :, max(-py0, 0) : x.shape[2] - max(-py1, 0), max(-px0, 0) : x.shape[3] - max(-px1, 0)]
-    # 3. + 4. FIR filter as a single-channel conv over N*C images; its stride does the decimation.
+    # 3. + 4. FIR filter as a depthwise conv; its stride does the decimation.
     taps = torch.ones([1, 1]) if f is None else f
     taps = taps.to(device=x.device, dtype=x.dtype) * (gain ** (taps.ndim / 2))
     if not flip_filter:
         taps = taps.flip(list(range(taps.ndim)))  # conv2d correlates; flipped taps make it a convolution
-    # Every channel of every image is its own group of one depthwise conv over a batch of one: on the CPU its
-    # backward pass is ~50x faster than that of a one-channel conv over a batch of N*C (same numbers).
-    x = x.reshape(1, n * c, padded_h, padded_w)
+    # One group per channel, the same taps in each: on the CPU the backward passes are 17x (first order) and
+    # 4x (second order) faster than with a one-channel conv over N*C images, with the same numbers
+    # (benchmarks/bench_upfirdn2d_ref.py).
     if taps.ndim == 2:
-        x = _depthwise(x, taps[None, None], (downy, downx))
-    else:
-        x = _depthwise(x, taps[None, None, None, :], (1, downx))
-        x = _depthwise(x, taps[None, None, :, None], (downy, 1))
-    return x.reshape(n, c, x.shape[2], x.shape[3])
+        return _depthwise(x, taps[None, None], (downy, downx))
+    x = _depthwise(x, taps[None, None, None, :], (1, downx))
+    return _depthwise(x, taps[None, None, :, None], (downy, 1))
 
 
 def _depthwise(x: torch.Tensor, taps: torch.Tensor, stride: tuple[int, int]) -> torch.Tensor:
-    """``x [1, G, H, W]`` correlated with the one filter ``taps [1, 1, fh, fw]`` in each of its G channels."""
-    groups = x.shape[1]
-    return F.conv2d(x, taps.expand(groups, 1, taps.shape[2], taps.shape[3]), stride=stride, groups=groups)
+    """``x [N, C, H, W]`` correlated with the one filter ``taps [1, 1, fh, fw]`` in each of its C channels."""
+    channels = x.shape[1]
+    weight = taps.expand(channels, 1, taps.shape[2], taps.shape[3])
+    return F.conv2d(x, weight, stride=stride, groups=channels)
 
 
 def filter2d(
