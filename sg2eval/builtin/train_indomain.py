@@ -24,11 +24,11 @@ from sg2eval.progress import track
 class FeatureTrainConfig:
     """Settings of one feature-network training run."""
 
-    num_images: int = 12_000
+    num_images: int = 32_000
     held_out: int = 2_000
     data_seed: int = 1
     seed: int = 0
-    steps: int = 800
+    steps: int = 4_000
     batch_size: int = 64
     lr: float = 2e-3
     channels: tuple[int, ...] = (16, 32, 64, 128)
