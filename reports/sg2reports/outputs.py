@@ -8,6 +8,7 @@ difference in units of our standard deviation); the Markdown and HTML versions s
 
 from __future__ import annotations
 
+import html
 import math
 from datetime import UTC, datetime
 from pathlib import Path
@@ -210,6 +211,8 @@ def write_report(report: Report, out: str | Path) -> list[Path]:
         handle.write(_markdown_document(report))
     with atomic_open(paths[2]) as handle:
         handle.write(f"<h1>{report.manifest.table.title}</h1>\n")
+        if report.manifest.notes:
+            handle.write(f"<p>{html.escape(report.manifest.notes)}</p>\n")
         handle.write(display_frame(report).to_html(index=False, border=0))
     write_json(paths[3], report_json(report))
     return paths + (write_figure(report, folder) if report.manifest.table.histograms else [])
