@@ -53,16 +53,12 @@ class BuiltinSizes:
         return 1 if table == "fig10" else self.seeds
 
 
-def builtin_manifest(
-    table: str, datasets_dir: str | os.PathLike[str] | None = None, sizes: BuiltinSizes | None = None
-) -> Manifest:
+def builtin_manifest(table: str, datasets_dir: str | os.PathLike[str], sizes: BuiltinSizes) -> Manifest:
     """The shipped manifest of ``table``: networks from the assets folder (``$SG2EVAL_BUILTIN_ASSETS``
-    honoured), ``shapes32.zip`` from ``datasets_dir`` (default: the manifest's folder), ``sizes`` applied."""
+    honoured), ``shapes32.zip`` from ``datasets_dir``, the metric sizes replaced by ``sizes``."""
     from sg2eval.builtin.paths import assets_folder
 
     manifest = load_manifest(MANIFESTS / f"{table}.toml", table, assets_folder(), datasets_dir)
-    if sizes is None:
-        return manifest
     options = {metric: {**manifest.metric_options.get(metric, {}), **sizes.options(metric)}
                for metric in manifest.table.metrics}
     return replace(manifest, metric_options=options)
