@@ -29,28 +29,34 @@ def demo_command(quick: bool, out: Path, official: bool, device: str, progress: 
     """Evaluate the built-in StyleGAN2 network (and its early snapshot) with FD, KID, precision/recall, PPL
     and separability, project and attribute a few images, and write a report folder."""
     from rich.console import Console
-    from rich.table import Table
 
     from sg2eval.demo import REPORTS_DIR, run_demo
 
     show = sys.stderr.isatty() if progress is None else progress
     report = run_demo(out, quick=quick, official=official, progress=show, device=device)
-    table = Table(title=f"sg2eval demo ({'quick' if quick else 'full'}, "
-                  f"{'official' if official else 'in-domain'} detectors)")
-    for column in report.table.columns:
-        table.add_column(str(column), justify="right")
-    for row in report.table.itertuples(index=False):
-        table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
+    detectors = "official" if official else "in-domain"
+    title = f"sg2eval demo ({'quick' if quick else 'full'}, {detectors} detectors)"
     console = Console(width=200)
-    console.print(table)
+    console.print(_rich_table(report.table, title))
     console.print(_table1(report.reports["table1"]))
     console.print(f"report: {report.folder}  ({report.elapsed_s:.0f} s); Tables 1-4 and Figure 10 in "
                   f"{report.folder / REPORTS_DIR}")
 
 
+def _rich_table(frame: Any, title: str) -> Any:
+    """A pandas frame as a rich table, floats with 4 significant digits."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in frame.columns:
+        table.add_column(str(column), justify="right")
+    for row in frame.itertuples(index=False):
+        table.add_row(*(f"{v:.4g}" if isinstance(v, float) else str(v) for v in row))
+    return table
+
+
 def _table1(report: Any) -> Any:
     """The built-in Table 1 (mean ± CI half-width over its seeds) as a rich table."""
-    from rich.table import Table
     from sg2reports.outputs import display_frame
 
     frame = display_frame(report)
@@ -58,9 +64,5 @@ def _table1(report: Any) -> Any:
     in_domain = {"fid": "in-domain FD", "path_length": "PPL W-end (in-domain dist.)", "precision":
                  "in-domain precision", "recall": "in-domain recall"}  # the paper's column names -> ours
     frame.columns = [" ".join(in_domain.get(part, part) for part in str(c).split(" ")) for c in frame.columns]
-    table = Table(title=f"built-in Table 1 ({report.seeds} seeds, in-domain detectors; no published values)")
-    for column in frame.columns:
-        table.add_column(str(column), justify="right")
-    for row in frame.itertuples(index=False):
-        table.add_row(*map(str, row))
-    return table
+    title = f"built-in Table 1 ({report.seeds} seeds, in-domain detectors; no published values)"
+    return _rich_table(frame, title)
