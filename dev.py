@@ -2,7 +2,8 @@
 """One-command entry points for a fresh machine that has only python3.
 
     python3 dev.py demo [ARGS...]   set up .venv if needed, then run `sg2eval demo ARGS...`
-    python3 dev.py test [ARGS...]   set up .venv if needed, then run the test suite (pytest ARGS...)
+    python3 dev.py test [ARGS...]   set up .venv if needed, then lint (ruff, mypy, the layer contract)
+                                    and run the test suite (pytest ARGS...)
 
 Set-up creates `.venv` beside this file and installs the project with its test extras; it is redone only
 when pyproject.toml changes.
@@ -42,6 +43,24 @@ def ensure_environment() -> None:
     STAMP.write_text(wanted)
 
 
+#: The lint steps of ``dev.py test`` (the same as ``nox -s lint``), run before the tests.
+LINT_STEPS: tuple[tuple[str, ...], ...] = (
+    ("-m", "ruff", "check", "."),
+    ("-m", "mypy", "sg2eval", "sg2model", "cuda_ops", "datasets/sg2datasets", "reports/sg2reports"),
+    ("scripts/check_layers.py",),
+)
+
+
+def lint() -> int:
+    """Run every lint step; the first failing one's exit status (0 when all pass)."""
+    for step in LINT_STEPS:
+        print(f"dev.py: {' '.join(step)}", flush=True)
+        status = subprocess.call([str(_venv_bin("python")), *step], cwd=ROOT)
+        if status:
+            return status
+    return 0
+
+
 def main(argv: list[str]) -> int:
     if not argv or argv[0] not in ("demo", "test"):
         print(__doc__.strip(), file=sys.stderr)
@@ -50,7 +69,7 @@ def main(argv: list[str]) -> int:
     command, rest = argv[0], argv[1:]
     if command == "demo":
         return subprocess.call([str(_venv_bin("sg2eval")), "demo", *rest], cwd=ROOT)
-    return subprocess.call([str(_venv_bin("python")), "-m", "pytest", *rest], cwd=ROOT)
+    return lint() or subprocess.call([str(_venv_bin("python")), "-m", "pytest", *rest], cwd=ROOT)
 
 
 if __name__ == "__main__":

@@ -2,7 +2,7 @@
 instead of building fresh environments, so they start in seconds.
 
     nox -s tests        the test suite (pytest; cuda-marked tests are deselected without a GPU)
-    nox -s lint         ruff on the tree, mypy on every package
+    nox -s lint         ruff on the tree, mypy on every package, the layer contract (scripts/check_layers.py)
     nox -s cuda_build   compile the fused CUDA ops with nvcc (skipped when nvcc is absent)
     nox -s bench        every benchmarks/bench_*.py
 """
@@ -16,11 +16,13 @@ from pathlib import Path
 
 import nox
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from dev import LINT_STEPS  # noqa: E402
+
 ROOT = Path(__file__).resolve().parent
 VENV_BIN = ROOT / ".venv" / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = str(VENV_BIN / "python") if (VENV_BIN / "python").exists() else sys.executable
 
-PACKAGES = ("sg2eval", "sg2model", "cuda_ops", "datasets/sg2datasets", "reports/sg2reports")
 nox.options.sessions = ["tests", "lint"]
 
 
@@ -31,8 +33,8 @@ def tests(session: nox.Session) -> None:
 
 @nox.session(python=False)
 def lint(session: nox.Session) -> None:
-    session.run(PYTHON, "-m", "ruff", "check", ".", external=True)
-    session.run(PYTHON, "-m", "mypy", *PACKAGES, external=True)
+    for step in LINT_STEPS:  # the same steps as ``python3 dev.py test`` runs before the tests
+        session.run(PYTHON, *step, external=True)
 
 
 @nox.session(python=False)

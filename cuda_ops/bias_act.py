@@ -13,7 +13,7 @@ from typing import Any
 import torch
 
 from cuda_ops import build
-from sg2eval.errors import Sg2evalError
+from sg2model.core.errors import Sg2Error
 
 #: Activation name -> kernel code (same order as ``enum Act`` in csrc/bias_act.cu).
 ACT_CODES: dict[str, int] = {
@@ -51,7 +51,7 @@ def _kernel(
     """Mode 0: forward from ``g = x``; 1: first derivative for ``g = dy``; 2: second for ``g = ddx``."""
     ext = build.load()
     if ext is None:
-        raise Sg2evalError("the CUDA bias_act kernel is not available; use impl='ref'")
+        raise Sg2Error("the CUDA bias_act kernel is not available; use impl='ref'")
     act, alpha, gain, clamp, dim = cfg
     layout = ref if ref is not None else g
     g = _same_layout(g, layout)

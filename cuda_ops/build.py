@@ -24,7 +24,7 @@ from types import ModuleType
 
 import torch
 
-from sg2eval.errors import Sg2evalError
+from sg2model.core.errors import Sg2Error
 
 CSRC = Path(__file__).resolve().parent / "csrc"
 #: Translation units of the extension; the header is hashed too.
@@ -135,10 +135,10 @@ def first_error_line(log: str) -> str:
 
 
 def compile_extension(sources: tuple[Path, ...] = SOURCES, verbose: bool = False) -> ModuleType:
-    """Compile (or reuse the cached build of) the extension and import it; raises :class:`Sg2evalError`."""
+    """Compile (or reuse the cached build of) the extension and import it; raises :class:`Sg2Error`."""
     chain = toolchain()
     if chain.problem:
-        raise Sg2evalError(f"cannot build the CUDA ops: {chain.problem}")
+        raise Sg2Error(f"cannot build the CUDA ops: {chain.problem}")
     from torch.utils import cpp_extension
 
     assert chain.cuda_home is not None
@@ -164,7 +164,7 @@ def compile_extension(sources: tuple[Path, ...] = SOURCES, verbose: bool = False
             verbose=verbose,
         )
     except (RuntimeError, OSError, subprocess.CalledProcessError) as error:
-        raise Sg2evalError(
+        raise Sg2Error(
             f"building the CUDA ops failed: {first_error_line(str(error))}; "
             "full log: sg2eval ops build --verbose"
         ) from error
@@ -174,7 +174,7 @@ def _import_library(path: Path) -> ModuleType:
     """Import a compiled extension module from its shared library."""
     spec = importlib.util.spec_from_file_location(EXTENSION_NAME, path)
     if spec is None or spec.loader is None:
-        raise Sg2evalError(f"cannot import the CUDA ops from {path}; delete the folder and rebuild")
+        raise Sg2Error(f"cannot import the CUDA ops from {path}; delete the folder and rebuild")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -187,7 +187,7 @@ def load() -> ModuleType | None:
         return _module
     try:
         _module = compile_extension(SOURCES)
-    except Sg2evalError as error:
+    except Sg2Error as error:
         _state = BuildState("failed", str(error))
         warnings.warn(f"sg2eval: {error}; using the reference ops instead", RuntimeWarning, stacklevel=3)
         return None

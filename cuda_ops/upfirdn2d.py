@@ -12,7 +12,7 @@ from typing import Any
 import torch
 
 from cuda_ops import build
-from sg2eval.errors import Sg2evalError
+from sg2model.core.errors import Sg2Error
 
 # (upx, upy, downx, downy, px0, px1, py0, py1)
 Geometry = tuple[int, int, int, int, int, int, int, int]
@@ -48,7 +48,7 @@ def _run_kernel(x: torch.Tensor, taps: torch.Tensor, geometry: Geometry) -> torc
     """``taps``: correlation taps [fh, fw] with gain and orientation applied."""
     ext = build.load()
     if ext is None:
-        raise Sg2evalError("the CUDA upfirdn2d kernel is not available; use impl='ref'")
+        raise Sg2Error("the CUDA upfirdn2d kernel is not available; use impl='ref'")
     upx, upy, downx, downy, px0, _, py0, _ = geometry
     fh, fw = taps.shape
     out_h, out_w = output_size(x.shape[2], x.shape[3], fh, fw, geometry)

@@ -66,6 +66,7 @@ class RunOptions:
     batch_size: int = 64
     device: str = "auto"
     cache: bool = True
+    cache_generated: bool = True  # also store features of network sources (off for training snapshots)
     cache_dir: str | None = None
     progress: bool = False
 
@@ -88,6 +89,7 @@ class RunKwargs(TypedDict, total=False):
     batch_size: int
     device: str
     cache: bool
+    cache_generated: bool
     cache_dir: str | None
     progress: bool
 
@@ -158,7 +160,8 @@ class _Session:
             return _first_rows(resolved, num)
         return self._with_seeds(
             extract_features(
-                resolved, self.detector, num, self.options.batch_size, self.cache, self.options.progress, role
+                resolved, self.detector, num, self.options.batch_size, self._cache_for(resolved),
+                self.options.progress, role,
             ),
             resolved,
         )
@@ -172,12 +175,17 @@ class _Session:
             self.detector,
             num,
             self.options.batch_size,
-            self.cache,
+            self._cache_for(resolved),
             self.options.progress,
             role,
             self.device,
         )
         return MomentSet(found.moments, self._seeds(found.provenance, resolved))
+
+    def _cache_for(self, source: ImageSource) -> FeatureCache | None:
+        """The feature store, unless ``source`` is a network and ``cache_generated`` is off."""
+        generated = isinstance(source, NetworkSource)
+        return self.cache if self.options.cache_generated or not generated else None
 
     def _with_seeds(self, features: FeatureSet, source: ImageSource) -> FeatureSet:
         return FeatureSet(features.features, self._seeds(features.provenance, source))

@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 
 from sg2eval.errors import Sg2evalError
-from sg2eval.io_utils import atomic_path
+from sg2model.core.files import atomic_path
 
 META_KEY = "__meta__"
 

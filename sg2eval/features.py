@@ -26,10 +26,10 @@ import torch
 from sg2eval.cache import FeatureCache, cache_key, read_npz, write_npz
 from sg2eval.detectors import Detector
 from sg2eval.errors import Sg2evalError
-from sg2eval.io_utils import sha256_file
 from sg2eval.metrics.fid import FeatureMoments
 from sg2eval.progress import track
 from sg2eval.sources import ImageSource
+from sg2model.core.files import sha256_file
 
 FEATURES_FORMAT = "sg2eval-features-v1"
 

@@ -17,8 +17,8 @@ import pandas as pd
 
 from sg2eval.attribution import Calibration, calibrate_network, find_calibration, open_network
 from sg2eval.errors import Sg2evalError
-from sg2eval.io_utils import atomic_path
 from sg2eval.projector import ProjectorConfig, StepReport
+from sg2model.core.files import atomic_path
 
 KIND_COLORS = {"generated": "tab:blue", "real": "tab:orange"}
 

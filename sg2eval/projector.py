@@ -40,11 +40,10 @@ import PIL.Image
 import torch
 from torch import Tensor
 
+from sg2datasets.images import ImageFolder, is_image_name, pil_to_chw
 from sg2eval.errors import Sg2evalError
 from sg2eval.metrics.ppl import downsample_to_256
-from sg2eval.sources.base import pil_to_chw
-from sg2eval.sources.files import FolderSource, is_image_name
-from sg2eval.sources.network import to_uint8
+from sg2model.core.images import to_uint8
 
 Distance = Callable[[Tensor, Tensor], Tensor]
 GeneratorLike = Any
@@ -377,7 +376,7 @@ def expand_targets(paths: Sequence[str | Path]) -> list[Path]:
     for spec in paths:
         path = Path(spec)
         if path.is_dir():
-            files.extend(path / name for name in FolderSource(path).names)
+            files.extend(path / name for name in ImageFolder(path).names)
         elif path.is_file():
             files.append(path)
         else:

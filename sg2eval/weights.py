@@ -36,7 +36,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sg2eval.errors import Sg2evalError
-from sg2eval.io_utils import atomic_path, sha256_file
+from sg2model.core.files import atomic_path, sha256_file
 
 
 class UnverifiedWeightsWarning(UserWarning):

@@ -16,7 +16,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from sg2eval.errors import Sg2evalError
+from sg2model.core.errors import Sg2Error
 
 G_ARCHITECTURES = ("orig", "skip", "resnet")
 D_ARCHITECTURES = ("orig", "skip", "resnet")
@@ -25,17 +25,17 @@ NOISE_MODES = ("random", "const", "none")
 
 def _check_resolution(resolution: int) -> None:
     if not isinstance(resolution, int) or resolution < 4 or resolution & (resolution - 1):
-        raise Sg2evalError(f"resolution {resolution!r} is not a power of two >= 4; pass e.g. 256 or 1024")
+        raise Sg2Error(f"resolution {resolution!r} is not a power of two >= 4; pass e.g. 256 or 1024")
 
 
 def _check_choice(what: str, value: str, choices: tuple[str, ...]) -> None:
     if value not in choices:
-        raise Sg2evalError(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
+        raise Sg2Error(f"unknown {what} {value!r}; choose one of {', '.join(choices)}")
 
 
 def _check_positive(what: str, value: int) -> None:
     if not isinstance(value, int) or value <= 0:
-        raise Sg2evalError(f"{what} must be a positive integer, got {value!r}")
+        raise Sg2Error(f"{what} must be a positive integer, got {value!r}")
 
 
 @dataclass(frozen=True)
@@ -93,7 +93,7 @@ class GeneratorSpec:
         _check_positive("img_channels", self.img_channels)
         height = self.synthesis.img_height
         if height is not None and not (0 < height <= self.img_resolution):
-            raise Sg2evalError(
+            raise Sg2Error(
                 f"img_height {height} must lie in 1..{self.img_resolution} (the generated square's side)"
             )
 
@@ -127,13 +127,13 @@ class DiscriminatorSpec:
     def __post_init__(self) -> None:
         _check_resolution(self.img_resolution)
         if self.img_resolution < 8:
-            raise Sg2evalError("a discriminator needs img_resolution >= 8 (one block above the 4x4 epilogue)")
+            raise Sg2Error("a discriminator needs img_resolution >= 8 (one block above the 4x4 epilogue)")
         _check_choice("discriminator architecture", self.architecture, D_ARCHITECTURES)
         _check_positive("channel_base", self.channel_base)
         _check_positive("channel_max", self.channel_max)
         _check_positive("out_features", self.out_features)
         if self.c_dim > 0 and self.out_features != 1:
-            raise Sg2evalError("a conditional discriminator has one output; set out_features=1 or c_dim=0")
+            raise Sg2Error("a conditional discriminator has one output; set out_features=1 or c_dim=0")
         object.__setattr__(self, "resample_filter", tuple(self.resample_filter))
 
     @property
@@ -158,16 +158,16 @@ def spec_to_dict(spec: Any) -> dict[str, Any]:
     """Plain JSON-able dict with a ``kind`` key naming the spec type (see :data:`SPEC_KINDS`)."""
     kinds = [kind for kind, spec_type in SPEC_KINDS.items() if type(spec) is spec_type]
     if not kinds:
-        raise Sg2evalError(f"{type(spec).__name__} is not a registered network spec; see register_spec_kind")
+        raise Sg2Error(f"{type(spec).__name__} is not a registered network spec; see register_spec_kind")
     return {"kind": kinds[0], **dataclasses.asdict(spec)}
 
 
 def spec_from_dict(data: dict[str, Any]) -> Any:
-    """Inverse of :func:`spec_to_dict`; unknown kinds or keys raise :class:`Sg2evalError`."""
+    """Inverse of :func:`spec_to_dict`; unknown kinds or keys raise :class:`Sg2Error`."""
     values = dict(data)
     kind = values.pop("kind", None)
     if kind not in SPEC_KINDS:
-        raise Sg2evalError(f"network config has kind {kind!r}; known kinds: {', '.join(SPEC_KINDS)}")
+        raise Sg2Error(f"network config has kind {kind!r}; known kinds: {', '.join(SPEC_KINDS)}")
     return _dataclass_from_dict(SPEC_KINDS[kind], values)
 
 
@@ -176,7 +176,7 @@ def _dataclass_from_dict(cls: type, values: dict[str, Any]) -> Any:
     fields = {f.name: f for f in dataclasses.fields(cls)}
     unknown = sorted(set(values) - set(fields))
     if unknown:
-        raise Sg2evalError(
+        raise Sg2Error(
             f"network config has option(s) {', '.join(unknown)} unknown to {cls.__name__}; upgrade sg2model"
         )
     kwargs = {}
@@ -229,7 +229,7 @@ def replace_fields(spec: Any, overrides: dict[str, Any]) -> Any:
     names = {f.name for f in dataclasses.fields(spec)}
     unknown = sorted(set(overrides) - names)
     if unknown:
-        raise Sg2evalError(
+        raise Sg2Error(
             f"unknown option(s) {', '.join(unknown)} for {type(spec).__name__}; "
             f"valid: {', '.join(sorted(names))}"
         )
@@ -272,9 +272,9 @@ def register_preset(preset: Preset) -> None:
 
 
 def get_preset(name: str) -> Preset:
-    """The preset called ``name``; unknown names raise :class:`Sg2evalError` listing the known ones."""
+    """The preset called ``name``; unknown names raise :class:`Sg2Error` listing the known ones."""
     if name not in PRESETS:
-        raise Sg2evalError(f"unknown network config {name!r}; known: {', '.join(sorted(PRESETS))}")
+        raise Sg2Error(f"unknown network config {name!r}; known: {', '.join(sorted(PRESETS))}")
     return PRESETS[name]
 
 

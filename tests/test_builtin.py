@@ -19,7 +19,7 @@ from sg2eval.builtin.indomain import (
     save_feature_net,
 )
 from sg2eval.errors import Sg2evalError
-from sg2eval.io_utils import sha256_file
+from sg2model.core.files import sha256_file
 
 NAMES = tuple(f"attr{i}" for i in range(11)) + ("n0", "n1")
 
@@ -34,7 +34,6 @@ def make_fake_assets(folder: Path) -> Path:
     classifier set: exercises every code path of the demo in seconds, not its numbers."""
     from sg2datasets.labelled import write_labelled_zip
     from sg2datasets.shapes import ATTRIBUTES, make_shapes
-
     from sg2eval.classifiers.train import TrainConfig, train_classifiers
     from sg2model import Generator, save_network
 
@@ -197,7 +196,6 @@ def test_shipped_detectors_recognise_every_attribute_of_fresh_images(monkeypatch
     """The shipped feature network's head and the shipped attribute classifiers, on 400 shapes images from a
     seed neither was trained on (3): every attribute, square vs circle included, is recognised."""
     from sg2datasets.shapes import ATTRIBUTES, make_shapes
-
     from sg2eval.builtin.indomain import load_feature_net
     from sg2eval.classifiers.classifier_set import load_classifier_set
 

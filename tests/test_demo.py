@@ -12,8 +12,8 @@ import pandas as pd
 import pytest
 from click.testing import CliRunner
 
+from sg2eval.builtin.demo import DemoSettings, run_demo, to_markdown
 from sg2eval.cli.main import cli
-from sg2eval.demo import DemoSettings, run_demo, to_markdown
 from sg2eval.errors import Sg2evalError
 from tests.test_builtin import fake_assets, use_fake_assets  # noqa: F401 (fixtures)
 

@@ -189,7 +189,7 @@ def test_lpips_auto_prefers_present_files(vgg_pth: Path, vgg_nv: Path, tmp_path:
         get_lpips("lpips-vgg")
     (hub / "vgg16.pt").symlink_to(vgg_nv)
     assert get_lpips("auto").name == "vgg16-nv"
-    with pytest.raises(Sg2evalError, match="unknown LPIPS backend"):
+    with pytest.raises(Sg2evalError, match="unknown perceptual distance .alex."):
         get_lpips("alex")
 
 

@@ -20,9 +20,9 @@ from safetensors import safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from sg2eval.errors import Sg2evalError
-from sg2eval.io_utils import sha256_file
 from sg2model import Discriminator, Generator, configs, load_network, save_network
+from sg2model.core.errors import Sg2Error
+from sg2model.core.files import sha256_file
 from sg2model.io import detect_format
 from sg2model.networks.discriminator import MinibatchStdLayer
 from sg2model.networks.layers import FullyConnectedLayer
@@ -81,26 +81,26 @@ def test_sg2_round_trip_gives_identical_outputs(tmp_path: Path) -> None:
 
 def test_sg2_save_refuses_bad_input(tmp_path: Path) -> None:
     G, _ = make_pair()
-    with pytest.raises(Sg2evalError, match="no network"):
+    with pytest.raises(Sg2Error, match="no network"):
         save_network(tmp_path / "a.sg2")
-    with pytest.raises(Sg2evalError, match="not an sg2model"):
+    with pytest.raises(Sg2Error, match="not an sg2model"):
         save_network(tmp_path / "b.sg2", G=nn.Linear(2, 2))
-    with pytest.raises(Sg2evalError, match="JSON"):
+    with pytest.raises(Sg2Error, match="JSON"):
         save_network(tmp_path / "c.sg2", G=G, when=object())
     assert not any(tmp_path.iterdir())
 
 
 def test_load_refuses_unknown_files(tmp_path: Path) -> None:
-    with pytest.raises(Sg2evalError, match="does not exist"):
+    with pytest.raises(Sg2Error, match="does not exist"):
         load_network(tmp_path / "missing.sg2")
     (tmp_path / "noise.bin").write_bytes(os.urandom(64))
-    with pytest.raises(Sg2evalError, match="neither"):
+    with pytest.raises(Sg2Error, match="neither"):
         load_network(tmp_path / "noise.bin")
     save_file({"x": torch.zeros(2)}, str(tmp_path / "plain.safetensors"))
-    with pytest.raises(Sg2evalError, match="not an sg2model network"):
+    with pytest.raises(Sg2Error, match="not an sg2model network"):
         load_network(tmp_path / "plain.safetensors")
     (tmp_path / "other.pkl").write_bytes(pickle.dumps({"a": 1}))
-    with pytest.raises(Sg2evalError, match="neither"):
+    with pytest.raises(Sg2Error, match="neither"):
         load_network(tmp_path / "other.pkl")
 
 
@@ -269,7 +269,7 @@ def test_ada_pickle_with_foreign_layout_is_refused(tmp_path: Path, monkeypatch: 
         G.synthesis.b16.conv1.bias = nn.Parameter(torch.zeros(7))  # type: ignore[union-attr]
     path = tmp_path / "odd.pkl"
     write_ada_pickle(path, fakes, G, D, G)
-    with pytest.raises(Sg2evalError, match="shape mismatch"):
+    with pytest.raises(Sg2Error, match="shape mismatch"):
         load_network(path)
 
 
@@ -318,7 +318,7 @@ def test_malicious_pickles_are_refused(tmp_path: Path, monkeypatch: pytest.Monke
     evil = {"system": _System(command), "eval": _Eval(), "storage": _EvilStorage(command)}[payload]
     path = tmp_path / "evil.pkl"
     path.write_bytes(pickle.dumps({"G": _persistent_wrapper(evil, fakes)}, protocol=4))
-    with pytest.raises(Sg2evalError) as info:
+    with pytest.raises(Sg2Error) as info:
         load_network(path)
     assert "\n" not in str(info.value)
     assert not marker.exists()
@@ -332,7 +332,7 @@ def test_spec_json_round_trip_and_unknown_options() -> None:
         assert configs.spec_from_dict(data) == spec
     data = configs.spec_to_dict(G.config)
     data["synthesis"]["warp_drive"] = True
-    with pytest.raises(Sg2evalError, match="warp_drive"):
+    with pytest.raises(Sg2Error, match="warp_drive"):
         configs.spec_from_dict(data)
-    with pytest.raises(Sg2evalError, match="kind"):
+    with pytest.raises(Sg2Error, match="kind"):
         configs.spec_from_dict({"kind": "vae"})

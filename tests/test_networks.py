@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 import torch
 
-from sg2eval.errors import Sg2evalError
 from sg2model import Discriminator, Generator, configs, mix_styles
+from sg2model.core.errors import Sg2Error
 from sg2model.networks.discriminator import MinibatchStdLayer
 
 TINY = {"channel_base": 256, "channel_max": 32}
@@ -83,11 +83,11 @@ def test_presets_record_paper_rows_and_channels() -> None:
     assert Generator.from_config(
         "E-resnet-orig", 8, mapping_kwargs=TINY_MAPPING
     ).config.synthesis.architecture == ("resnet")
-    with pytest.raises(Sg2evalError, match="unknown network config"):
+    with pytest.raises(Sg2Error, match="unknown network config"):
         Generator.from_config("Z", 64)
-    with pytest.raises(Sg2evalError, match="unknown option"):
+    with pytest.raises(Sg2Error, match="unknown option"):
         Generator.from_config("F", 64, no_such_option=1)
-    with pytest.raises(Sg2evalError, match="power of two"):
+    with pytest.raises(Sg2Error, match="power of two"):
         Generator.from_config("F", 48)
 
 
@@ -130,7 +130,7 @@ def test_mix_styles_switches_at_cutoff() -> None:
     assert torch.equal(mix_styles(ws_a, ws_b, 0), ws_b) and torch.equal(
         mix_styles(ws_a, ws_b, G.num_ws), ws_a
     )
-    with pytest.raises(Sg2evalError):
+    with pytest.raises(Sg2Error):
         mix_styles(ws_a, ws_b, G.num_ws + 1)
 
 
@@ -164,11 +164,11 @@ def test_noise_modes_and_overrides() -> None:
     out = G.synthesis(ws, noise_mode="const", noise_inputs=partial)
     torch.testing.assert_close(out[0], const_a[0])
     assert not torch.allclose(out[1], const_a[1])
-    with pytest.raises(Sg2evalError, match="names no noise layer"):
+    with pytest.raises(Sg2Error, match="names no noise layer"):
         G.synthesis(ws, noise_inputs={"b16.torgb": torch.zeros(2, 1, 16, 16)})
-    with pytest.raises(Sg2evalError, match="expected"):
+    with pytest.raises(Sg2Error, match="expected"):
         G.synthesis(ws, noise_inputs={"b16.conv1": torch.zeros(1, 1, 16, 16)})
-    with pytest.raises(Sg2evalError, match="noise_mode"):
+    with pytest.raises(Sg2Error, match="noise_mode"):
         G.synthesis(ws, noise_mode="fixed")
 
 
@@ -252,7 +252,7 @@ def test_conditional_generator_and_discriminator() -> None:
     assert not torch.allclose(D(img, torch.eye(3)[[1] * 8]), logits)
     _r1_and_step(D, img, c)
     _path_length_step(G, torch.eye(3)[[0, 2]])
-    with pytest.raises(Sg2evalError, match="labels c"):
+    with pytest.raises(Sg2Error, match="labels c"):
         G(z, None)
 
 
@@ -264,7 +264,7 @@ def test_non_square_output_crops_centred_rows() -> None:
     wide = G_wide.synthesis(ws, noise_mode="const")
     assert wide.shape == (2, 3, 12, 16)
     torch.testing.assert_close(wide, G_square.synthesis(ws, noise_mode="const")[:, :, 2:14])
-    with pytest.raises(Sg2evalError, match="img_height"):
+    with pytest.raises(Sg2Error, match="img_height"):
         tiny_generator(img_height=32)
 
 
@@ -295,7 +295,7 @@ def test_minibatch_std_matches_direct_group_statistics() -> None:
         torch.testing.assert_close(y[n, 6], expected.expand(4, 4))
     small = MinibatchStdLayer(group_size=4)(x[:2])  # group size min(4, N)
     torch.testing.assert_close(small[0, 6, 0, 0], (x[:2].var(dim=0, unbiased=False) + 1e-8).sqrt().mean())
-    with pytest.raises(Sg2evalError, match="divisible"):
+    with pytest.raises(Sg2Error, match="divisible"):
         MinibatchStdLayer(group_size=4)(x[:6])
 
 
@@ -307,9 +307,9 @@ def test_discriminator_without_mbstd_and_several_outputs() -> None:
     assert tiny_discriminator().b4.conv.weight.shape[1] == 33
     multi = tiny_discriminator(mbstd_num_channels=0, out_features=3)
     assert multi(torch.randn(5, 3, 16, 16)).shape == (5, 3)
-    with pytest.raises(Sg2evalError, match="conditional"):
+    with pytest.raises(Sg2Error, match="conditional"):
         tiny_discriminator(c_dim=2, out_features=3)
-    with pytest.raises(Sg2evalError, match="expects images"):
+    with pytest.raises(Sg2Error, match="expects images"):
         D(torch.randn(2, 3, 8, 8))
 
 

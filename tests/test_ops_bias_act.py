@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from sg2eval.errors import Sg2evalError
+from sg2model.core.errors import Sg2Error
 from sg2model.ops import registry
 from sg2model.ops.bias_act import ACTIVATIONS, bias_act
 
@@ -103,15 +103,15 @@ def test_third_derivative_of_tanh() -> None:
 
 def test_bad_arguments_raise_one_line_errors() -> None:
     x = torch.randn(2, 3)
-    with pytest.raises(Sg2evalError, match="unknown activation"):
+    with pytest.raises(Sg2Error, match="unknown activation"):
         bias_act(x, act="gelu")
-    with pytest.raises(Sg2evalError):
+    with pytest.raises(Sg2Error):
         bias_act(x, torch.zeros(2), dim=1)
-    with pytest.raises(Sg2evalError):
+    with pytest.raises(Sg2Error):
         bias_act(x, torch.zeros(3), dim=2)
-    with pytest.raises(Sg2evalError):
+    with pytest.raises(Sg2Error):
         bias_act(x, clamp=-1.0)
-    with pytest.raises(Sg2evalError):
+    with pytest.raises(Sg2Error):
         bias_act(x, impl="fast")
 
 
@@ -136,16 +136,16 @@ def test_resolve_rules() -> None:
     on_cuda = cast(torch.Tensor, SimpleNamespace(is_cuda=True))  # stands in for a CUDA tensor
     assert registry.resolve("bias_act", "auto", cpu) == "ref"
     assert registry.resolve("bias_act", "auto", on_cuda) == "ref"  # nothing registered
-    with pytest.raises(Sg2evalError, match="no CUDA kernel"):
+    with pytest.raises(Sg2Error, match="no CUDA kernel"):
         registry.resolve("bias_act", "cuda", on_cuda)
     registry.register_cuda("bias_act", _fake_kernel)
     assert registry.resolve("bias_act", "auto", on_cuda) == "cuda"
     assert registry.resolve("bias_act", "ref", on_cuda) == "ref"
     assert registry.resolve("bias_act", "auto", cpu) == "ref"
     assert registry.resolve("upfirdn2d", "auto", on_cuda) == "ref"  # per op
-    with pytest.raises(Sg2evalError, match="not on a CUDA device"):
+    with pytest.raises(Sg2Error, match="not on a CUDA device"):
         registry.resolve("bias_act", "cuda", cpu)
-    with pytest.raises(Sg2evalError):
+    with pytest.raises(Sg2Error):
         registry.register_cuda("conv2d", _fake_kernel)
 
 

@@ -11,7 +11,7 @@ import torch.nn.functional as F
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from sg2eval.errors import Sg2evalError
+from sg2model.core.errors import Sg2Error
 from sg2model.ops.conv2d_resample import conv2d_resample
 from sg2model.ops.modulated_conv import modulated_conv2d
 from sg2model.ops.upfirdn2d import setup_filter, upfirdn2d
@@ -83,7 +83,7 @@ def test_conv2d_resample_equals_slow_composition(case: dict) -> None:
     args = (case["up"], case["down"], case["pad"], groups, case["flip_weight"], case["flip_filter"])
     try:
         want = slow_conv2d_resample(x, w, f, *args)
-    except (RuntimeError, Sg2evalError):  # the padded image is smaller than a kernel
+    except (RuntimeError, Sg2Error):  # the padded image is smaller than a kernel
         assume(False)
     got = conv2d_resample(
         x,
@@ -127,13 +127,13 @@ def test_conv2d_resample_gradients(up: int, down: int) -> None:
 
 def test_conv2d_resample_rejects_bad_input() -> None:
     x = torch.randn(1, 4, 5, 5)
-    with pytest.raises(Sg2evalError):
+    with pytest.raises(Sg2Error):
         conv2d_resample(x, torch.randn(3, 3, 3, 3))  # channels do not match
-    with pytest.raises(Sg2evalError):
+    with pytest.raises(Sg2Error):
         conv2d_resample(x, torch.randn(3, 2, 3, 3), groups=2)  # 3 outputs not divisible by 2 groups
-    with pytest.raises(Sg2evalError):
+    with pytest.raises(Sg2Error):
         conv2d_resample(x, torch.randn(3, 4, 3, 3, dtype=F64))
-    with pytest.raises(Sg2evalError):
+    with pytest.raises(Sg2Error):
         conv2d_resample(x, torch.randn(3, 4, 3, 3), up=0)
 
 
@@ -228,7 +228,7 @@ def test_float16_input_is_prescaled_without_changing_the_result() -> None:
 
 
 def test_modulated_conv2d_rejects_mismatched_shapes() -> None:
-    with pytest.raises(Sg2evalError):
+    with pytest.raises(Sg2Error):
         modulated_conv2d(torch.randn(2, 4, 5, 5), torch.randn(3, 4, 3, 3), torch.randn(2, 3))
-    with pytest.raises(Sg2evalError):
+    with pytest.raises(Sg2Error):
         modulated_conv2d(torch.randn(2, 4, 5, 5), torch.randn(3, 5, 3, 3), torch.randn(2, 4))

@@ -9,7 +9,7 @@ import torch.nn.functional as F
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from sg2eval.errors import Sg2evalError
+from sg2model.core.errors import Sg2Error
 from sg2model.ops import registry
 from sg2model.ops.upfirdn2d import downsample2d, filter2d, setup_filter, upfirdn2d, upsample2d
 
@@ -204,13 +204,13 @@ def test_bad_arguments_raise_one_line_errors() -> None:
     x = torch.randn(1, 1, 4, 4)
     f = setup_filter([1, 3, 3, 1])
     for kwargs in ({"up": 0}, {"down": [1, 2, 3]}, {"padding": [1, 2, 3]}, {"padding": -3}):
-        with pytest.raises(Sg2evalError):
+        with pytest.raises(Sg2Error):
             upfirdn2d(x, f, **kwargs)
-    with pytest.raises(Sg2evalError):
+    with pytest.raises(Sg2Error):
         upfirdn2d(x[0], f)
-    with pytest.raises(Sg2evalError):
+    with pytest.raises(Sg2Error):
         setup_filter([1, -1])
-    with pytest.raises(Sg2evalError):
+    with pytest.raises(Sg2Error):
         setup_filter(np.ones((2, 2, 2)))
 
 
@@ -229,7 +229,7 @@ def test_dispatch_passes_the_reference_signature_to_a_registered_kernel(
     f = setup_filter([1, 3, 3, 1])
     assert upsample2d(x, f).shape == (1, 1, 8, 8)  # a CPU tensor keeps the reference under 'auto'
     assert calls == []
-    with pytest.raises(Sg2evalError):
+    with pytest.raises(Sg2Error):
         upfirdn2d(x, f, padding=2, impl="cuda")
     monkeypatch.setattr(registry, "resolve", lambda op, impl, t: "cuda")
     assert upfirdn2d(x, f, up=2, down=1, padding=[1, 2], flip_filter=True, gain=4.0) is x

@@ -15,8 +15,10 @@ from torch import nn
 
 from sg2eval.errors import Sg2evalError
 from sg2eval.metrics import ppl as P
-from sg2eval.plots import save_histogram, save_image_grid
+from sg2eval.plots import save_histogram
 from sg2eval.ppl_presets import PRESETS, PPLConfig, get_preset
+from sg2model.core.errors import Sg2Error
+from sg2model.core.images import save_image_grid
 from tests.helpers import tiny_networks
 
 HALF = 255 / 2  # [-1, 1] -> [0, 255] scale
@@ -523,7 +525,7 @@ def test_histogram_png_is_written(tmp_path) -> None:
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     with pytest.raises(Sg2evalError):
         save_histogram([np.nan], tmp_path / "x.png")
-    with pytest.raises(Sg2evalError):
+    with pytest.raises(Sg2Error):
         save_image_grid(np.zeros((2, 2, 4, 4), np.uint8), tmp_path / "x.png")
 
 

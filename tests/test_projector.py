@@ -26,7 +26,7 @@ from sg2eval.projector import (
     normalize_noise_,
     w_noise_scale,
 )
-from sg2eval.sources.network import to_uint8
+from sg2model.core.images import to_uint8
 from tests.helpers import tiny_networks
 
 

@@ -16,13 +16,13 @@ import pytest
 import torch
 from click.testing import CliRunner
 from scipy import stats as scipy_stats
-from sg2reports import CellStore, MetricEntry, Registry, get_table, load_manifest, run_report, write_report
-from sg2reports.paper_values import find_paper_values, load_paper_table, published_values
-from sg2reports.stats import difference_in_std, summarize
 
 from sg2eval.cli.main import cli
 from sg2eval.errors import Sg2evalError
-from sg2eval.io_utils import sha256_file as file_sha256
+from sg2model.core.files import sha256_file as file_sha256
+from sg2reports import CellStore, MetricEntry, Registry, get_table, load_manifest, run_report, write_report
+from sg2reports.paper_values import find_paper_values, load_paper_table, published_values
+from sg2reports.stats import difference_in_std, summarize
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER = REPO.parent / "shared" / "reference" / "paper_values"
@@ -632,7 +632,7 @@ def test_end_to_end_table1_and_fig10_reports_through_the_cli(tiny: dict[str, Pat
 # ----------------------------------------------------------------------------------------------------------
 # The built-in versions (sg2eval/builtin/assets, in-domain detectors).
 
-BUILTIN = REPO / "reports" / "sg2reports" / "builtin_manifests"
+BUILTIN = REPO / "sg2eval" / "builtin" / "manifests"
 
 
 @pytest.mark.parametrize("table", ["table1", "table2", "table3", "table4", "fig10"])

@@ -8,11 +8,11 @@ import zipfile
 import numpy as np
 import pytest
 from click.testing import CliRunner
+
 from sg2datasets.labelled import LabelledDataset, read_attributes, write_labelled_zip
 from sg2datasets.shapes import ATTRIBUTES, make_shapes, render, sample_params
-
 from sg2eval.cli.main import cli
-from sg2eval.errors import Sg2evalError
+from sg2model.core.errors import Sg2Error
 
 
 def test_at_least_ten_attributes() -> None:
@@ -86,7 +86,7 @@ def test_labels_from_dataset_json_only_and_from_external_celeba_file(tmp_path) -
 def test_read_attributes_accepts_minus_one_and_rejects_other_values() -> None:
     table = read_attributes("image,a,b\nx.png,-1,1\ny.png,1,-1\n")
     assert table.loc["x.png"].tolist() == [0, 1] and table.loc["y.png"].tolist() == [1, 0]
-    with pytest.raises(Sg2evalError, match="0/1 or -1/1"):
+    with pytest.raises(Sg2Error, match="0/1 or -1/1"):
         read_attributes("image,a\nx.png,2\n")
 
 
@@ -96,7 +96,7 @@ def test_missing_labels_is_a_clear_error(tmp_path) -> None:
     from PIL import Image
 
     Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(folder / "a.png")
-    with pytest.raises(Sg2evalError, match="--labels"):
+    with pytest.raises(Sg2Error, match="--labels"):
         LabelledDataset(folder)
 
 

@@ -10,7 +10,6 @@ import PIL.Image
 import pytest
 import torch
 
-from sg2eval.errors import Sg2evalError
 from sg2eval.sources import (
     ArraySource,
     FolderSource,
@@ -18,8 +17,9 @@ from sg2eval.sources import (
     NetworkSource,
     ZipSource,
     open_source,
-    to_uint8,
 )
+from sg2model.core.errors import Sg2Error
+from sg2model.core.images import to_uint8
 
 
 def collect(source: ImageSource, batch_size: int = 4, num: int | str | None = None) -> np.ndarray:
@@ -66,7 +66,7 @@ def test_num_takes_first_images_in_order_and_checks_bounds(
     full = collect(source)
     np.testing.assert_array_equal(collect(source, 2, num=3), full[:3])
     assert len(collect(source, 2, num="all")) == 5
-    with pytest.raises(Sg2evalError, match="holds 5 images but 6"):
+    with pytest.raises(Sg2Error, match="holds 5 images but 6"):
         collect(source, num=6)
     assert source.content_hash(3) != source.content_hash(5)
 
@@ -114,26 +114,26 @@ def test_mixed_sizes_or_channels_name_the_offending_file(tmp_path: Path) -> None
     rng = np.random.default_rng(2)
     write_images(tmp_path / "s", {"a.png": rng.integers(0, 256, (8, 8, 3), dtype=np.uint8),
                                   "b.png": rng.integers(0, 256, (8, 9, 3), dtype=np.uint8)})  # fmt: skip
-    with pytest.raises(Sg2evalError, match=r"s/b\.png is 9x8 with 3 channels but the first image is 8x8"):
+    with pytest.raises(Sg2Error, match=r"s/b\.png is 9x8 with 3 channels but the first image is 8x8"):
         collect(open_source(tmp_path / "s"))
     write_images(tmp_path / "c", {"a.png": rng.integers(0, 256, (8, 8, 3), dtype=np.uint8),
                                   "b.png": rng.integers(0, 256, (8, 8), dtype=np.uint8)})  # fmt: skip
-    with pytest.raises(Sg2evalError, match=r"c/b\.png is 8x8 with 1 channel but"):
+    with pytest.raises(Sg2Error, match=r"c/b\.png is 8x8 with 1 channel but"):
         collect(open_source(tmp_path / "c"), batch_size=1)
 
 
 def test_unreadable_and_missing_sources(tmp_path: Path) -> None:
     (tmp_path / "bad").mkdir()
     (tmp_path / "bad" / "x.png").write_bytes(b"not a png")
-    with pytest.raises(Sg2evalError, match=r"x\.png is not a readable image"):
+    with pytest.raises(Sg2Error, match=r"x\.png is not a readable image"):
         collect(open_source(tmp_path / "bad"))
     (tmp_path / "empty").mkdir()
-    with pytest.raises(Sg2evalError, match="contains no"):
+    with pytest.raises(Sg2Error, match="contains no"):
         open_source(tmp_path / "empty")
-    with pytest.raises(Sg2evalError, match="does not exist"):
+    with pytest.raises(Sg2Error, match="does not exist"):
         open_source(tmp_path / "nowhere")
     (tmp_path / "x.txt").write_text("?")
-    with pytest.raises(Sg2evalError, match="cannot tell"):
+    with pytest.raises(Sg2Error, match="cannot tell"):
         open_source(tmp_path / "x.txt")
 
 
@@ -155,12 +155,12 @@ def test_arrays_npy_npz_layouts(tmp_path: Path) -> None:
 
 
 def test_array_errors() -> None:
-    with pytest.raises(Sg2evalError, match="cannot tell NHWC from NCHW"):
+    with pytest.raises(Sg2Error, match="cannot tell NHWC from NCHW"):
         ArraySource(np.zeros((2, 3, 3, 3), np.uint8))
     assert collect(ArraySource(np.zeros((2, 3, 3, 3), np.uint8), layout="NHWC")).shape == (2, 3, 3, 3)
-    with pytest.raises(Sg2evalError, match="must be uint8"):
+    with pytest.raises(Sg2Error, match="must be uint8"):
         ArraySource(np.zeros((2, 8, 8, 3), np.float32))
-    with pytest.raises(Sg2evalError, match="expected 1, 3 or 4"):
+    with pytest.raises(Sg2Error, match="expected 1, 3 or 4"):
         ArraySource(np.zeros((2, 8, 8, 5), np.uint8), layout="NHWC")
 
 
@@ -189,7 +189,7 @@ def test_network_source_generates_by_seed_independently_of_batch_size(tmp_path: 
     const = collect(open_source(path, seed=5, noise_mode="const"), num=6)
     assert not np.array_equal(const, whole)  # random noise is on by default and matters
     assert source.resolve_num(None) == 50_000
-    with pytest.raises(Sg2evalError, match="finite source"):
+    with pytest.raises(Sg2Error, match="finite source"):
         source.resolve_num("all")
 
 
@@ -217,7 +217,7 @@ def test_conditional_network_classes(tmp_path: Path) -> None:
     fixed = collect(NetworkSource(path, class_idx=2, noise_mode="const"), num=3)
     drawn = collect(NetworkSource(path, noise_mode="const"), num=3)
     assert fixed.shape == drawn.shape == (3, 3, 16, 16)
-    with pytest.raises(Sg2evalError, match="out of range"):
+    with pytest.raises(Sg2Error, match="out of range"):
         NetworkSource(path, class_idx=4)
-    with pytest.raises(Sg2evalError, match="unconditional"):
+    with pytest.raises(Sg2Error, match="unconditional"):
         NetworkSource(tiny_network(tmp_path / "u.sg2"), class_idx=0)

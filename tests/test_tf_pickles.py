@@ -30,8 +30,8 @@ import torch
 from click.testing import CliRunner
 
 from sg2eval.cli.main import cli
-from sg2eval.errors import Sg2evalError
 from sg2model.configs import get_preset
+from sg2model.core.errors import Sg2Error
 from sg2model.io import load_network, save_network
 from sg2model.io.tf_convert import (
     convert_discriminator,
@@ -609,22 +609,22 @@ def test_refuses_foreign_globals(tmp_path: Path) -> None:
     state = sg2_generator_state()
     state["static_kwargs"]["payload"] = _Evil(marker)
     path = write_pickle(tmp_path / "evil.pkl", state)
-    with pytest.raises(Sg2evalError, match="refuse"):
+    with pytest.raises(Sg2Error, match="refuse"):
         read_tf_pickle(path)
     assert not marker.exists()
     plain = tmp_path / "plain.pkl"
     plain.write_bytes(pickle.dumps(_Evil(marker)))
-    with pytest.raises(Sg2evalError):
+    with pytest.raises(Sg2Error):
         read_tf_pickle(plain)
     assert not marker.exists()
 
 
 def test_refuses_non_network_and_unknown_version(tmp_path: Path) -> None:
-    with pytest.raises(Sg2evalError, match="Network"):
+    with pytest.raises(Sg2Error, match="Network"):
         read_tf_pickle(io.BytesIO(pickle.dumps({"a": np.zeros(3)})))
     state = sg2_generator_state()
     state["version"] = 9
-    with pytest.raises(Sg2evalError, match="version"):
+    with pytest.raises(Sg2Error, match="version"):
         read_tf_pickle(write_pickle(tmp_path / "v9.pkl", state))
 
 
@@ -790,19 +790,19 @@ def test_mismatched_or_unknown_variables_are_refused(tmp_path: Path) -> None:
     syn["variables"] = [(n, v) for n, v in syn["variables"] if n != "8x8/Conv1/bias"]
     record = read_tf_pickle(write_pickle(tmp_path / "a.pkl", state)).Gs
     assert record is not None
-    with pytest.raises(Sg2evalError, match="8x8/Conv1/bias"):
+    with pytest.raises(Sg2Error, match="8x8/Conv1/bias"):
         convert_generator(record)
     state = sg2_generator_state()
     state["components"]["synthesis"]["variables"].append(("8x8/Extra/weight", np.zeros(3, np.float32)))
     record = read_tf_pickle(write_pickle(tmp_path / "b.pkl", state)).Gs
     assert record is not None
-    with pytest.raises(Sg2evalError, match="Extra"):
+    with pytest.raises(Sg2Error, match="Extra"):
         convert_generator(record)
     state = sg2_generator_state()
     state["components"]["synthesis"]["build_func_name"] = "G_synthesis_custom"
     record = read_tf_pickle(write_pickle(tmp_path / "c.pkl", state)).Gs
     assert record is not None
-    with pytest.raises(Sg2evalError, match="unsupported"):
+    with pytest.raises(Sg2Error, match="unsupported"):
         convert_generator(record)
 
 
@@ -810,7 +810,7 @@ def test_snapshot_taken_while_growing_is_refused(tmp_path: Path) -> None:
     state = v1_generator_state()
     syn = state["components"]["synthesis"]
     syn["variables"] = [(n, np.full((), 0.5, np.float32) if n == "lod" else v) for n, v in syn["variables"]]
-    with pytest.raises(Sg2evalError, match="lod"):
+    with pytest.raises(Sg2Error, match="lod"):
         load_network(write_pickle(tmp_path / "growing.pkl", state, v1_discriminator_state(), state))
 
 
@@ -915,9 +915,9 @@ def test_presets_a_to_d() -> None:
     g_a = StyleGAN1Generator.from_config("A", 32)
     assert g_a.config.channel_base == 16384 and g_a.num_ws == 8
     assert StyleGAN1Discriminator.from_config("A-large", 32).config.channel_base == 32768
-    with pytest.raises(Sg2evalError):
+    with pytest.raises(Sg2Error):
         StyleGAN1Generator.from_config("Z", 32)
-    with pytest.raises(Sg2evalError):
+    with pytest.raises(Sg2Error):
         StyleGAN1Generator.from_config("A", 32, no_such_option=1)
 
 

@@ -16,12 +16,13 @@ import numpy as np
 import pytest
 import torch
 from click.testing import CliRunner
+
+import sg2eval.snapshot_metrics  # noqa: F401  (registers the toolkit's snapshot metrics)
 from sg2datasets.labelled import write_labelled_zip
 from sg2datasets.shapes import ATTRIBUTES, make_shapes
-
 from sg2eval.cli.main import cli
-from sg2eval.errors import Sg2evalError
 from sg2model import load_network
+from sg2model.core.errors import Sg2Error
 from sg2model.training import CONFIGS, Trainer, TrainingOptions, get_config
 from sg2model.training import checkpoint as ckpt
 from sg2model.training.loop import build_phases
@@ -61,7 +62,7 @@ def test_configs_record_what_they_change() -> None:
     assert get_config("E").r1_gamma == 100 and get_config("E").network_preset == "E"
     assert get_config("F").r1_gamma == 10 and get_config("F").network_preset == "F"
     assert (get_config("F").g_reg_interval, get_config("F").d_reg_interval) == (4, 16)
-    with pytest.raises(Sg2evalError, match="unknown training config"):
+    with pytest.raises(Sg2Error, match="unknown training config"):
         get_config("Z")
 
 
@@ -215,7 +216,7 @@ def test_resume_from_network_file_loads_weights_only(shapes_zip: str, tmp_path: 
     network = trainer.save_checkpoint(tmp_path / "run").network
     other = Trainer(options(shapes_zip, tmp_path / "x", resume=str(network)))
     assert other.cur_nimg == 0 and all_close_state(other.G, trainer.G) == 0.0
-    with pytest.raises(Sg2evalError, match="other options"):
+    with pytest.raises(Sg2Error, match="other options"):
         Trainer(options(shapes_zip, tmp_path / "y", resume=str(network), channel_max=8))
 
 
@@ -272,21 +273,21 @@ def test_snapshot_metrics_with_fake_detectors(shapes_zip: str, tmp_path: Path) -
 
 
 def test_bad_input_gives_clear_errors(shapes_zip: str, tmp_path: Path) -> None:
-    with pytest.raises(Sg2evalError, match="does not exist"):
+    with pytest.raises(Sg2Error, match="does not exist"):
         Trainer(options(str(tmp_path / "missing.zip"), tmp_path))
-    with pytest.raises(Sg2evalError, match="not a power of two"):
+    with pytest.raises(Sg2Error, match="not a power of two"):
         options(shapes_zip, tmp_path, resolution=24)
-    with pytest.raises(Sg2evalError, match="not divisible by --gpus"):
+    with pytest.raises(Sg2Error, match="not divisible by --gpus"):
         options(shapes_zip, tmp_path, batch=6, gpus=4)
-    with pytest.raises(Sg2evalError, match="differs from the dataset"):
+    with pytest.raises(Sg2Error, match="differs from the dataset"):
         Trainer(options(shapes_zip, tmp_path, resolution=32))
-    with pytest.raises(Sg2evalError, match="unknown snapshot metric"):
+    with pytest.raises(Sg2Error, match="unknown snapshot metric"):
         Trainer(options(shapes_zip, tmp_path, metrics=("fid1k",)))
-    with pytest.raises(Sg2evalError, match="--gpus 2 but 1 process"):
+    with pytest.raises(Sg2Error, match="--gpus 2 but 1 process"):
         Trainer(options(shapes_zip, tmp_path, gpus=2))
-    with pytest.raises(Sg2evalError, match="minibatch-std groups"):
+    with pytest.raises(Sg2Error, match="minibatch-std groups"):
         Trainer(options(shapes_zip, tmp_path, batch=12, batch_gpu=6))
-    with pytest.raises(Sg2evalError, match="no checkpoint.json"):
+    with pytest.raises(Sg2Error, match="no checkpoint.json"):
         Trainer(options(shapes_zip, tmp_path / "r", resume=str(tmp_path)))
 
 

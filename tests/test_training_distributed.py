@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
 from sg2datasets.labelled import write_labelled_zip
 from sg2datasets.shapes import ATTRIBUTES, make_shapes
-
 from sg2model import load_network
 from sg2model.training import Trainer, TrainingOptions, train
 from tests.helpers.training import TINY_TRAINING

@@ -26,8 +26,8 @@ import numpy as np
 import pandas as pd
 from PIL import Image
 
-from sg2eval.errors import Sg2evalError
-from sg2eval.io_utils import atomic_path
+from sg2model.core.errors import Sg2Error
+from sg2model.core.files import atomic_path
 
 ATTRS_CSV = "attrs.csv"
 DATASET_JSON = "dataset.json"
@@ -48,9 +48,9 @@ def write_labelled_zip(
 ) -> None:
     """Write ``images`` (uint8 [N, C, H, W]) and ``attributes`` ([N, A], bool or 0/1) as a labelled zip."""
     if images.ndim != 4 or images.dtype != np.uint8:
-        raise Sg2evalError(f"images must be uint8 [N, C, H, W], got {images.dtype} {images.shape}")
+        raise Sg2Error(f"images must be uint8 [N, C, H, W], got {images.dtype} {images.shape}")
     if attributes.shape != (images.shape[0], len(attribute_names)):
-        raise Sg2evalError(
+        raise Sg2Error(
             f"attributes must be [{images.shape[0]}, {len(attribute_names)}], got {attributes.shape}"
         )
     bits = attributes.astype(np.int64)
@@ -83,13 +83,13 @@ def read_attributes(text: str, origin: str = "labels") -> pd.DataFrame:
         columns = lines[1].split()
         rows = [line.split() for line in lines[2:] if line.strip()]
         if any(len(row) != len(columns) + 1 for row in rows):
-            raise Sg2evalError(f"{origin}: every row must have a name and {len(columns)} values")
+            raise Sg2Error(f"{origin}: every row must have a name and {len(columns)} values")
         table = pd.DataFrame([row[1:] for row in rows], index=[row[0] for row in rows], columns=columns)
         table = table.astype(np.int64)
     else:
         frame = pd.read_csv(io.StringIO(text))
         if frame.shape[1] < 2:
-            raise Sg2evalError(f"{origin}: need an image-name column and at least one attribute column")
+            raise Sg2Error(f"{origin}: need an image-name column and at least one attribute column")
         table = frame.set_index(frame.columns[0]).astype(np.int64)
     values = set(np.unique(table.to_numpy()).tolist())
     if values <= {0, 1}:
@@ -97,7 +97,7 @@ def read_attributes(text: str, origin: str = "labels") -> pd.DataFrame:
     elif values <= {-1, 1}:
         bits = (table > 0).astype(np.int64)
     else:
-        raise Sg2evalError(f"{origin}: attribute values must be 0/1 or -1/1, found {sorted(values)}")
+        raise Sg2Error(f"{origin}: attribute values must be 0/1 or -1/1, found {sorted(values)}")
     bits.index = bits.index.astype(str)
     return bits.astype(np.int8)
 
@@ -108,7 +108,7 @@ class LabelledDataset:
     def __init__(self, data: str | os.PathLike[str], labels: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(data)
         if not self.path.exists():
-            raise Sg2evalError(f"dataset {self.path} does not exist; pass an image zip or folder")
+            raise Sg2Error(f"dataset {self.path} does not exist; pass an image zip or folder")
         self._zip = zipfile.ZipFile(self.path) if self.path.is_file() else None
         members = self._members()
         table = self._load_labels(labels, members)
@@ -147,7 +147,7 @@ class LabelledDataset:
                 return read_attributes(Path(labels).read_text(), str(labels))
             if self._has(str(labels)):
                 return read_attributes(self._read_bytes(str(labels)).decode(), f"{self.path}:{labels}")
-            raise Sg2evalError(f"labels file {labels} not found on disk or inside {self.path}")
+            raise Sg2Error(f"labels file {labels} not found on disk or inside {self.path}")
         if self._has(ATTRS_CSV):
             return read_attributes(self._read_bytes(ATTRS_CSV).decode(), f"{self.path}:{ATTRS_CSV}")
         if self._has(DATASET_JSON):
@@ -157,7 +157,7 @@ class LabelledDataset:
                 rows = {name: values for name, values in payload["labels"]}
                 table = pd.DataFrame.from_dict(rows, orient="index", columns=names)
                 return read_attributes(table.to_csv(), f"{self.path}:{DATASET_JSON}")
-        raise Sg2evalError(
+        raise Sg2Error(
             f"no attribute labels found for {self.path}; pass --labels attrs.csv "
             "(CSV: image,<attr>,... with 0/1 or -1/1, or CelebA list_attr_celeba.txt)"
         )
@@ -171,7 +171,7 @@ class LabelledDataset:
             arrays.append(pixels[None] if pixels.ndim == 2 else pixels.transpose(2, 0, 1))
         shapes = {a.shape for a in arrays}
         if len(shapes) > 1:
-            raise Sg2evalError(f"{self.path}: images differ in size {sorted(shapes)}; resize them first")
+            raise Sg2Error(f"{self.path}: images differ in size {sorted(shapes)}; resize them first")
         return np.stack(arrays)
 
     def labels(self, indices: Sequence[int] | np.ndarray) -> np.ndarray:
@@ -209,7 +209,7 @@ def _match_names(wanted: list[str], members: list[str], origin: str) -> list[str
             continue
         candidates = by_name.get(PurePosixPath(name).name) or by_stem.get(PurePosixPath(name).stem) or []
         if len(candidates) != 1:
-            raise Sg2evalError(
+            raise Sg2Error(
                 f"{origin}: labelled image {name!r} matches {len(candidates)} image files; "
                 "make label names match the image paths"
             )

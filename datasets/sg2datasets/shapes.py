@@ -34,8 +34,8 @@ ATTRIBUTES: tuple[str, ...] = (
 )
 
 # Continuous nuisance columns that follow the attribute bits in each image's uniform row.
-_NUISANCES: tuple[str, ...] = ("jitter_x", "jitter_y", "size", "hue", "saturation", "value", "tone", "phase")
-_ROW_WIDTH = len(ATTRIBUTES) + len(_NUISANCES)
+NUISANCES: tuple[str, ...] = ("jitter_x", "jitter_y", "size", "hue", "saturation", "value", "tone", "phase")
+_ROW_WIDTH = len(ATTRIBUTES) + len(NUISANCES)
 
 
 @dataclass(frozen=True)
@@ -43,7 +43,7 @@ class ShapeParams:
     """Everything that decides a batch of images: attribute bits and nuisance values in [0, 1)."""
 
     attributes: np.ndarray  # [N, A] bool, columns as in ATTRIBUTES
-    nuisances: np.ndarray  # [N, len(_NUISANCES)] float64 in [0, 1)
+    nuisances: np.ndarray  # [N, len(NUISANCES)] float64 in [0, 1)
 
     def __len__(self) -> int:
         return int(self.attributes.shape[0])
@@ -94,7 +94,7 @@ def render(params: ShapeParams, resolution: int) -> np.ndarray:
     if resolution < 8:
         raise ValueError(f"resolution must be >= 8, got {resolution}")
     a = {name: params.attributes[:, i] for i, name in enumerate(ATTRIBUTES)}
-    u = {name: params.nuisances[:, i].astype(np.float32) for i, name in enumerate(_NUISANCES)}
+    u = {name: params.nuisances[:, i].astype(np.float32) for i, name in enumerate(NUISANCES)}
     res = float(resolution)
     coords = np.arange(resolution, dtype=np.float32) + 0.5  # [R]
     px, py = coords[None, None, :], coords[None, :, None]  # broadcast to [N, R, R]

@@ -21,7 +21,7 @@ from typing import Any
 
 from sg2eval.cache import cache_key
 from sg2eval.errors import Sg2evalError
-from sg2eval.io_utils import sha256_file, write_json
+from sg2model.core.files import sha256_file, write_json
 
 #: Bumped when the way a cell is computed changes, so older cells are not reused.
 CELL_FORMAT = 1

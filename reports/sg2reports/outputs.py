@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sg2eval.io_utils import atomic_open, write_json
 from sg2eval.result import runtime_versions
+from sg2model.core.files import atomic_open, write_json
 from sg2reports.runner import Report, RowResult
 from sg2reports.stats import difference_in_std
 

@@ -42,8 +42,8 @@ from torch import nn
 from sg2eval.detectors.base import Detector
 from sg2eval.detectors.lpips import PerceptualDistance
 from sg2eval.errors import Sg2evalError
-from sg2eval.io_utils import atomic_path, sha256_file
 from sg2eval.weights import WeightsFile
+from sg2model.core.files import atomic_path, sha256_file
 
 FEATURES_NAME = "shapes-features"
 DISTANCE_NAME = "shapes-lpips"

@@ -58,7 +58,7 @@ def expected_sha256(name: str) -> str:
 def write_manifest(folder: Path, notes: dict[str, dict[str, object]] | None = None) -> dict[str, object]:
     """List every file under ``folder`` (recursively, except the manifest) with size and SHA-256, plus any
     ``notes[name]`` (e.g. a network's kimg), into ``folder/MANIFEST.json``."""
-    from sg2eval.io_utils import sha256_file, write_json
+    from sg2model.core.files import sha256_file, write_json
 
     files: dict[str, dict[str, object]] = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file() and p.name != MANIFEST):

@@ -37,12 +37,12 @@ class FeatureTrainConfig:
 
 def shapes_targets(num: int, seed: int) -> tuple[np.ndarray, np.ndarray, tuple[str, ...], int]:
     """Images uint8 [N, 3, 32, 32], targets float32 [N, A + K] (bits, then nuisances), output names, A."""
-    from sg2datasets.shapes import _NUISANCES, ATTRIBUTES, make_shapes, sample_params
+    from sg2datasets.shapes import ATTRIBUTES, NUISANCES, make_shapes, sample_params
 
     images, attributes = make_shapes(num, 32, seed)
     nuisances = sample_params(num, seed).nuisances  # [N, K] in [0, 1)
     targets = np.concatenate([attributes.astype(np.float32), nuisances.astype(np.float32)], axis=1)
-    return images, targets, (*ATTRIBUTES, *_NUISANCES), len(ATTRIBUTES)
+    return images, targets, (*ATTRIBUTES, *NUISANCES), len(ATTRIBUTES)
 
 
 def _loss(out: torch.Tensor, target: torch.Tensor, num_binary: int) -> torch.Tensor:

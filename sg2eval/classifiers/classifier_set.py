@@ -28,7 +28,7 @@ from torch import nn
 
 from sg2eval.classifiers.model import box_downsample
 from sg2eval.errors import Sg2evalError
-from sg2eval.io_utils import sha256_file, write_json
+from sg2model.core.files import sha256_file, write_json
 
 MANIFEST = "manifest.json"
 FORMAT = "sg2eval-classifier-set"

@@ -141,7 +141,6 @@ def train_classifiers(
 ) -> TrainReport:
     """Train attribute classifiers on ``data`` (image zip/folder with labels) into the set folder ``out``."""
     from sg2datasets.labelled import LabelledDataset
-
     from sg2model import save_network
 
     start = time.perf_counter()

@@ -14,7 +14,7 @@ from sg2eval.cli.project import (
     resize_option,
     step_progress,
 )
-from sg2eval.io_utils import write_json
+from sg2model.core.files import write_json
 
 
 @click.command("attribute")

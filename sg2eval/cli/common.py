@@ -17,8 +17,8 @@ from typing import Any, TypeVar
 
 import click
 
-from sg2eval.io_utils import write_json
 from sg2eval.result import Result
+from sg2model.core.files import write_json
 
 F = TypeVar("F", bound=Callable[..., Any])
 

@@ -30,7 +30,7 @@ def demo_command(quick: bool, out: Path, official: bool, device: str, progress: 
     and separability, project and attribute a few images, and write a report folder."""
     from rich.console import Console
 
-    from sg2eval.demo import REPORTS_DIR, run_demo
+    from sg2eval.builtin.demo import REPORTS_DIR, run_demo
 
     show = sys.stderr.isatty() if progress is None else progress
     report = run_demo(out, quick=quick, official=official, progress=show, device=device)

@@ -13,7 +13,7 @@ from typing import Any
 import click
 
 from sg2eval import __version__
-from sg2eval.errors import Sg2evalError
+from sg2model.core.errors import Sg2Error
 
 COMMANDS: dict[str, str] = {
     "ppl": "sg2eval.cli.ppl:ppl_command",
@@ -37,9 +37,15 @@ COMMANDS: dict[str, str] = {
 }
 
 
+class BadInput(click.ClickException):
+    """A :class:`~sg2model.core.errors.Sg2Error` shown as ``Error: <message>``, exit status 2."""
+
+    exit_code = 2
+
+
 class LazyGroup(click.Group):
     """A click group that imports each subcommand's module on first use and turns
-    :class:`~sg2eval.errors.Sg2evalError` into a one-line error with a non-zero exit."""
+    :class:`~sg2model.core.errors.Sg2Error` (any layer's) into a one-line error with exit status 2."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -56,8 +62,8 @@ class LazyGroup(click.Group):
     def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except Sg2evalError as error:
-            raise click.ClickException(str(error)) from error
+        except Sg2Error as error:
+            raise BadInput(str(error)) from error
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -10,9 +10,9 @@ import numpy as np
 import pandas as pd
 
 from sg2eval.cli.common import default_device, lpips_option
-from sg2eval.io_utils import atomic_open, write_json
 from sg2eval.ppl_presets import CONFIG_FIELDS, DEFAULT_PRESET, PRESETS, PPLConfig, preset_config
 from sg2eval.result import Result
+from sg2model.core.files import atomic_open, write_json
 
 
 def write_per_image_csv(result: Result, path: str | Path) -> None:
@@ -27,7 +27,8 @@ def write_figures(
     """StyleGAN2 Figure 5 (histogram, <= p10 and >= p90 in orange) and Figure 4 (random examples with low and
     high PPL, rendered at their t) for this run."""
     from sg2eval.metrics.ppl import percentile_examples, render_samples
-    from sg2eval.plots import save_histogram, save_image_grid
+    from sg2eval.plots import save_histogram
+    from sg2model.core.images import save_image_grid
 
     scores = np.asarray(result.per_item["distance"])
     p10, p90 = np.percentile(scores, [10, 90])

@@ -22,8 +22,8 @@ import numpy as np
 
 from sg2eval.cli.common import default_device, lpips_option
 from sg2eval.errors import Sg2evalError
-from sg2eval.io_utils import atomic_path, write_json
 from sg2eval.projector import ProjectorConfig, StepReport
+from sg2model.core.files import atomic_path, write_json
 
 if TYPE_CHECKING:
     from sg2eval.attribution import Setup
@@ -152,7 +152,7 @@ def echo_warnings() -> Iterator[None]:
 
 def save_png(image: np.ndarray, path: Path) -> None:
     """uint8 ``[C, H, W]`` -> PNG at its exact pixels."""
-    from sg2eval.plots import save_image_grid
+    from sg2model.core.images import save_image_grid
 
     save_image_grid(image[np.newaxis], path, columns=1, padding=0)
 
@@ -284,7 +284,7 @@ def project_command(
 def write_projection(result: Any, k: int, target: np.ndarray, folder: Path, num_ws: int) -> dict[str, Any]:
     """Files of target ``k`` of a batch's :class:`~sg2eval.projector.Projection`; returns its summary."""
     from sg2eval.cache import write_npz
-    from sg2eval.plots import save_image_grid
+    from sg2model.core.images import save_image_grid
 
     w = result.w[k]  # [w_dim]
     distance, proj_seed = float(result.distance[k]), int(result.seeds[k])

@@ -7,6 +7,7 @@ import sys
 from typing import Any
 
 import click
+
 from sg2reports.tables import TABLES
 
 

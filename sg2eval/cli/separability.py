@@ -63,9 +63,9 @@ def separability(
     """Linear separability (StyleGAN Sec. 4.2): 2 ** sum of H(Y|X) bits over the attributes."""
     import torch
 
-    from sg2eval.io_utils import write_json
     from sg2eval.metrics.separability import separability as compute
     from sg2model import load_network
+    from sg2model.core.files import write_json
 
     bundle = load_network(network)
     G = bundle.generator.to(torch.device(device)).eval()

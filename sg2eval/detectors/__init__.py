@@ -1,17 +1,21 @@
 """Feature detectors by name: ``get_detector(name_or_path, weights=None, device='cpu') -> Detector``.
 
-Names (docs/CONTRACTS.md, "Detectors"):
+Detectors live in an open registry (:data:`DETECTORS`, :func:`register_detector`; docs/CONTRACTS.md,
+"Detectors"). The toolkit registers:
 
 - ``inception-v3-tf``: Inception-v3 pool3 (2048) for FID/KID (:mod:`sg2eval.detectors.inception`);
-- ``vgg16-nv`` / ``vgg16-tv``: VGG16 fc2 (4096) for precision/recall (:mod:`sg2eval.detectors.vgg16`);
-- ``torchscript:PATH`` (or the path of an existing TorchScript file): a custom detector;
-- a Python callable ``uint8 images -> features``.
+- ``vgg16-nv`` / ``vgg16-tv``: VGG16 fc2 (4096) for precision/recall (:mod:`sg2eval.detectors.vgg16`).
 
-LPIPS lives in :mod:`sg2eval.detectors.lpips` (``get_lpips``).
+Other packages add theirs as entry points of the group ``sg2eval.detectors`` (the built-in default's
+``shapes-features`` does). Beside registered names, ``get_detector`` takes ``torchscript:PATH`` (or the path
+of an existing TorchScript file) and a Python callable ``uint8 images -> features``.
+
+LPIPS and other perceptual distances live in :mod:`sg2eval.detectors.lpips` (``get_lpips``).
 """
 
 from __future__ import annotations
 
+import functools
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -23,18 +27,36 @@ from sg2eval.detectors.base import Detector, tf1_resize_bilinear
 from sg2eval.detectors.inception import InceptionDetector, inception_weights
 from sg2eval.detectors.torchscript import CallableDetector, TorchScriptDetector, custom_torchscript
 from sg2eval.detectors.vgg16 import vgg16_detector
-from sg2eval.errors import Sg2evalError
+from sg2eval.registry import Registry
 
-DETECTOR_NAMES = ("inception-v3-tf", "vgg16-nv", "vgg16-tv")
+#: ``factory(weights: str | PathLike | None, device: torch.device | str) -> Detector``.
+DetectorFactory = Callable[[Any, Any], Detector]
+DETECTORS: Registry[DetectorFactory] = Registry("detector", "sg2eval.detectors")
+TORCHSCRIPT_PREFIX = "torchscript:"
 
 __all__ = [
-    "DETECTOR_NAMES",
+    "DETECTORS",
     "CallableDetector",
     "Detector",
     "TorchScriptDetector",
     "get_detector",
+    "register_detector",
     "tf1_resize_bilinear",
 ]
+
+
+def register_detector(name: str, factory: DetectorFactory, *, replace: bool = False) -> None:
+    """Make ``get_detector(name)`` build ``factory(weights, device)``."""
+    DETECTORS.register(name, factory, replace=replace)
+
+
+def _inception(weights: str | os.PathLike[str] | None, device: torch.device | str) -> Detector:
+    return InceptionDetector(inception_weights(weights), device)
+
+
+register_detector("inception-v3-tf", _inception)
+register_detector("vgg16-nv", functools.partial(vgg16_detector, "vgg16-nv"))
+register_detector("vgg16-tv", functools.partial(vgg16_detector, "vgg16-tv"))
 
 
 def get_detector(
@@ -47,19 +69,8 @@ def get_detector(
     if callable(name_or_path):
         return CallableDetector(name_or_path, device)
     name = str(name_or_path)
-    if name == "inception-v3-tf":
-        return InceptionDetector(inception_weights(weights), device)
-    if name in ("vgg16-nv", "vgg16-tv"):
-        return vgg16_detector(name, weights, device)
-    if name == "shapes-features":  # the built-in default's in-domain detector (docs/demo.md)
-        from sg2eval.builtin.indomain import in_domain_detector
-
-        return in_domain_detector(weights, device)
-    if name.startswith("torchscript:"):
-        return custom_torchscript(name[len("torchscript:") :], device)
-    if Path(name).expanduser().is_file():
+    if name.startswith(TORCHSCRIPT_PREFIX):
+        return custom_torchscript(name[len(TORCHSCRIPT_PREFIX) :], device)
+    if name not in DETECTORS and Path(name).expanduser().is_file():
         return custom_torchscript(name, device)
-    raise Sg2evalError(
-        f"unknown detector {name!r}; use one of {', '.join(DETECTOR_NAMES)}, shapes-features, "
-        "torchscript:PATH or a Python callable"
-    )
+    return DETECTORS.get(name)(weights, device)

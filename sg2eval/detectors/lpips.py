@@ -23,6 +23,7 @@ from __future__ import annotations
 import hashlib
 import os
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 from typing import Any
 
 import torch
@@ -31,6 +32,7 @@ from sg2eval.detectors.base import tf32_disabled
 from sg2eval.detectors.torchscript import load_torchscript
 from sg2eval.detectors.vgg16 import load_torchvision_vgg16, vgg16_weights
 from sg2eval.errors import Sg2evalError
+from sg2eval.registry import Registry
 from sg2eval.weights import WeightsFile, find_weights, locate, sniff_format
 
 #: Indices in torchvision's ``vgg16.features`` of the ReLUs whose outputs LPIPS compares.
@@ -150,31 +152,45 @@ class LpipsVgg(PerceptualDistance):
         return total
 
 
+#: ``factory(weights: str | PathLike | None, device: torch.device | str) -> PerceptualDistance``.
+DistanceFactory = Callable[[Any, Any], PerceptualDistance]
+DISTANCES: Registry[DistanceFactory] = Registry("perceptual distance", "sg2eval.distances")
+
+
+def register_distance(name: str, factory: DistanceFactory, *, replace: bool = False) -> None:
+    """Make ``get_lpips(name)`` build ``factory(weights, device)`` (other packages: entry points of the
+    group ``sg2eval.distances``; the built-in default's ``shapes-lpips`` is one)."""
+    DISTANCES.register(name, factory, replace=replace)
+
+
+def _nvidia_lpips(weights: str | os.PathLike[str] | None, device: torch.device | str) -> PerceptualDistance:
+    return NvidiaLpips(vgg16_weights("vgg16-nv", weights), device)
+
+
+def _lpips_vgg(weights: str | os.PathLike[str] | None, device: torch.device | str) -> PerceptualDistance:
+    return LpipsVgg(vgg16_weights("vgg16-tv", weights), find_weights("lpips-vgg-lin"), device)
+
+
+register_distance("vgg16-nv", _nvidia_lpips)
+register_distance("lpips-vgg", _lpips_vgg)
+
+
+def auto_backend(weights: str | os.PathLike[str] | None = None) -> str:
+    """What ``'auto'`` means: from an explicit file's format, else ``vgg16-nv`` when NVIDIA's file is
+    already present (what the official PPL uses), else ``lpips-vgg`` when the torchvision file is present,
+    else ``vgg16-nv`` (downloaded)."""
+    if weights is not None:
+        return "vgg16-nv" if sniff_format(weights) == "torchscript" else "lpips-vgg"
+    if locate("vgg16-nv") is None and locate("vgg16-tv") is not None:
+        return "lpips-vgg"
+    return "vgg16-nv"
+
+
 def get_lpips(
     name: str = "auto", weights: str | os.PathLike[str] | None = None, device: str | torch.device = "cpu"
 ) -> PerceptualDistance:
-    """The LPIPS backend ``name`` (``'vgg16-nv'``, ``'lpips-vgg'`` or ``'auto'``).
-
-    ``weights`` is ``vgg16.pt`` for ``vgg16-nv`` and the torchvision backbone for ``lpips-vgg``.
-    ``auto`` picks from an explicit file's format, else ``vgg16-nv`` when NVIDIA's file is already present
-    (what the official PPL uses), else ``lpips-vgg`` when the torchvision file is present, else it downloads
-    ``vgg16.pt``.
-    """
-    if name == "auto":
-        if weights is not None:
-            name = "vgg16-nv" if sniff_format(weights) == "torchscript" else "lpips-vgg"
-        elif locate("vgg16-nv") is None and locate("vgg16-tv") is not None:
-            name = "lpips-vgg"
-        else:
-            name = "vgg16-nv"
-    if name == "shapes-lpips":  # the built-in default's in-domain distance, not LPIPS (docs/demo.md)
-        from sg2eval.builtin.indomain import in_domain_distance
-
-        return in_domain_distance(weights, device)
-    if name == "vgg16-nv":
-        return NvidiaLpips(vgg16_weights("vgg16-nv", weights), device)
-    if name == "lpips-vgg":
-        return LpipsVgg(vgg16_weights("vgg16-tv", weights), find_weights("lpips-vgg-lin"), device)
-    raise Sg2evalError(
-        f"unknown LPIPS backend {name!r}; use 'auto', 'vgg16-nv', 'lpips-vgg' or 'shapes-lpips'"
-    )
+    """The perceptual distance ``name`` from :data:`DISTANCES` (``'vgg16-nv'``, ``'lpips-vgg'``, plug-ins) or
+    ``'auto'`` (:func:`auto_backend`). ``weights`` is ``vgg16.pt`` for ``vgg16-nv`` and the torchvision
+    backbone for ``lpips-vgg``."""
+    backend = auto_backend(weights) if name == "auto" else name
+    return DISTANCES.get(backend)(weights, device)

@@ -32,6 +32,7 @@ from sg2eval.errors import Sg2evalError
 from sg2eval.ppl_presets import PPLConfig
 from sg2eval.progress import track
 from sg2eval.result import Result, Stopwatch, runtime_versions
+from sg2model.core.images import to_uint8
 
 Distance = Callable[[Tensor, Tensor], Tensor]
 
@@ -357,13 +358,13 @@ def render_samples(
     device: torch.device | str | None = None,
 ) -> np.ndarray:
     """The full-size images at t of the pairs ``indices`` as uint8 [N, C, H, W] (for Figure 4's grids),
-    converted as the official code does: ``(x * 127.5 + 128).clamp(0, 255)``."""
+    converted as the official code does (:func:`~sg2model.core.images.to_uint8`)."""
     dev = torch.device(device) if device is not None else _device_of(G)
     out = []
     with torch.no_grad():
         for start in range(0, len(indices), batch_size):
             img_t, _, _ = path_images(G, config, seed, indices[start : start + batch_size], dev)
-            out.append((img_t.float() * 127.5 + 128).clamp(0, 255).to(torch.uint8).cpu().numpy())
+            out.append(to_uint8(img_t.float()).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 0, 0, 0), np.uint8)
 
 

@@ -19,11 +19,12 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from sg2datasets.arrays import Layout
 from sg2eval.errors import Sg2evalError
-from sg2eval.sources.arrays import ArraySource, Layout, to_nchw
-from sg2eval.sources.base import ImageSource, pil_to_chw
+from sg2eval.sources.arrays import ArraySource
+from sg2eval.sources.base import ImageSource
 from sg2eval.sources.files import FolderSource, ZipSource
-from sg2eval.sources.network import NetworkSource, to_uint8
+from sg2eval.sources.network import NetworkSource
 
 NETWORK_SUFFIXES = (".sg2", ".pkl", ".pickle")
 
@@ -34,9 +35,6 @@ __all__ = [
     "NetworkSource",
     "ZipSource",
     "open_source",
-    "pil_to_chw",
-    "to_nchw",
-    "to_uint8",
 ]
 
 

@@ -1,12 +1,10 @@
-"""What every image source shares: the interface, the image-count rule and the pixel conventions.
+"""What every image source shares: the interface and the image-count rule.
 
 An :class:`ImageSource` yields uint8 batches ``[B, C, H, W]`` (C = 1 or 3) of its first ``num`` images in a
-fixed order (docs/CONTRACTS.md, "sg2eval data flow"). Colour handling follows stylegan2-ada-pytorch: its
-dataset tool keeps grayscale images single-channel (PIL mode ``L``) and its metric code repeats one channel to
-three right before the detector (done by :mod:`sg2eval.detectors`), so a grayscale dataset gives the same
-features as its RGB copy. Images with an alpha channel lose it (``PIL.Image.convert('RGB')``, what
-``dataset_tool.py --img-format RGB`` does; the tool's default refuses 4-channel images). All images of a
-source must have the same channels, height and width; the first one that differs is named in the error.
+fixed order (docs/CONTRACTS.md, "sg2eval data flow"). The pixel conventions (grayscale kept single-channel,
+alpha dropped, more than 8 bits refused) are those of :mod:`sg2datasets.images`; the detectors repeat one
+channel to three. All images of a source must have the same channels, height and width; the first one that
+differs is named in the error.
 """
 
 from __future__ import annotations
@@ -16,42 +14,8 @@ from collections.abc import Iterator
 from typing import Any
 
 import numpy as np
-import PIL.Image
 
 from sg2eval.errors import Sg2evalError
-
-# PIL modes kept as single-channel 8-bit grayscale; any other 8-bit mode becomes RGB.
-GRAYSCALE_MODES = ("L", "1", "LA", "La")
-# Modes with more than 8 bits per sample: rejected rather than silently rescaled.
-HIGH_DEPTH_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
-
-
-def pil_to_chw(image: PIL.Image.Image, name: str) -> np.ndarray:
-    """A decoded image -> uint8 ``[C, H, W]`` with C = 1 (grayscale) or 3 (RGB; alpha dropped)."""
-    if image.mode in HIGH_DEPTH_MODES:
-        raise Sg2evalError(
-            f"{name} is a {image.mode} image (more than 8 bits per sample); "
-            "convert the dataset to 8-bit PNG/JPEG"
-        )
-    target = "L" if image.mode in GRAYSCALE_MODES else "RGB"
-    if image.mode != target:
-        image = image.convert(target)
-    pixels = np.asarray(image, dtype=np.uint8)
-    return pixels[np.newaxis] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
-
-
-def check_same_shape(expected: tuple[int, ...], image: np.ndarray, name: str) -> None:
-    """Raise naming ``name`` when ``image`` [C, H, W] differs from the source's first image."""
-    if tuple(image.shape) != expected:
-        raise Sg2evalError(
-            f"{name} is {_shape_text(image.shape)} but the first image is {_shape_text(expected)}; "
-            "all images of a source must have the same size and channels (resize or convert them first)"
-        )
-
-
-def _shape_text(shape: tuple[int, ...]) -> str:
-    channels, height, width = shape
-    return f"{width}x{height} with {channels} channel{'s' if channels != 1 else ''}"
 
 
 class ImageSource(ABC):

@@ -1,94 +1,58 @@
-"""Encoded images on disk: a folder (recursive) or a zip archive of PNG / JPEG / WebP files.
+"""Encoded images on disk as a source: a folder (recursive) or a zip archive of PNG / JPEG / WebP files.
 
-Order: sorted relative paths with ``/`` separators (Python string order), as stylegan2-ada-pytorch's
-``ImageFolderDataset`` and ``dataset_tool.py`` sort them; ``--num N`` takes the first N of that order.
-The content hash covers, for each used image, its relative path and its bytes (streamed), so a folder and a
-zip holding the same files under the same names share cache entries, and changing any byte of any used image
-changes the key.
+Decoding, order and content hash are those of :mod:`sg2datasets.images` (sorted relative paths; names and
+bytes hashed); this module adds batched, threaded decoding and the shape check across a source.
 """
 
 from __future__ import annotations
 
-import hashlib
-import io
 import os
-import zipfile
-from abc import abstractmethod
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import PIL.Image
 
-from sg2eval.errors import Sg2evalError
-from sg2eval.sources.base import ImageSource, check_same_shape, pil_to_chw
-
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
-_CHUNK = 1 << 20
-
-
-def is_image_name(name: str) -> bool:
-    return name.lower().endswith(IMAGE_SUFFIXES)
+from sg2datasets.images import ImageFiles, ImageFolder, ImageZip, check_same_shape
+from sg2eval.sources.base import ImageSource
 
 
 class EncodedImageSource(ImageSource):
-    """Images stored as encoded files under relative names; subclasses say how to open a name."""
+    """Images stored as encoded files under relative names (:class:`sg2datasets.images.ImageFiles`)."""
 
-    def __init__(self, location: Path, names: list[str], workers: int | None = None) -> None:
-        if not names:
-            raise Sg2evalError(f"{location} contains no .png, .jpg, .jpeg or .webp images")
-        self.location = location
-        self.names = names
+    def __init__(self, files: ImageFiles, workers: int | None = None) -> None:
+        self.files = files
+        self.kind = files.kind
         self.workers = workers or min(8, os.cpu_count() or 1)
 
     @property
+    def location(self) -> Path:
+        return self.files.location
+
+    @property
+    def names(self) -> list[str]:
+        return self.files.names
+
+    @property
     def num_available(self) -> int:
-        return len(self.names)
-
-    @abstractmethod
-    def open_binary(self, name: str) -> io.BufferedIOBase:
-        """The encoded bytes of image ``name``."""
-
-    def _decode(self, name: str) -> np.ndarray:
-        with self.open_binary(name) as handle:
-            data = handle.read()
-        try:
-            with PIL.Image.open(io.BytesIO(data)) as image:
-                return pil_to_chw(image, self._label(name))
-        except PIL.UnidentifiedImageError as error:
-            raise Sg2evalError(
-                f"{self._label(name)} is not a readable image; remove or replace it"
-            ) from error
-
-    def _label(self, name: str) -> str:
-        return f"{self.location}/{name}"
+        return len(self.files)
 
     def iter_batches(self, batch_size: int, num: int | str | None = None) -> Iterator[np.ndarray]:
         count = self.resolve_num(num)
         expected: tuple[int, ...] | None = None
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
             for start in range(0, count, batch_size):
-                names = self.names[start : min(start + batch_size, count)]
-                images = list(pool.map(self._decode, names))
+                indices = range(start, min(start + batch_size, count))
+                images = list(pool.map(self.files.decode, indices))
                 if expected is None:
                     expected = tuple(images[0].shape)
-                for name, image in zip(names, images, strict=True):
-                    check_same_shape(expected, image, self._label(name))
+                for index, image in zip(indices, images, strict=True):
+                    check_same_shape(expected, image, self.files.label(self.names[index]))
                 yield np.stack(images)  # [B, C, H, W]
 
     def content_hash(self, num: int | str | None = None) -> str:
-        digest = hashlib.sha256(b"sg2eval-encoded-images-v1\0")
-        for name in self.names[: self.resolve_num(num)]:
-            encoded = name.encode("utf-8")
-            digest.update(len(encoded).to_bytes(8, "little") + encoded)
-            file_digest = hashlib.sha256()
-            with self.open_binary(name) as handle:
-                for chunk in iter(lambda h=handle: h.read(_CHUNK), b""):  # type: ignore[misc]
-                    file_digest.update(chunk)
-            digest.update(file_digest.digest())
-        return digest.hexdigest()
+        return self.files.content_hash(self.resolve_num(num))
 
     def describe(self) -> dict[str, Any]:
         return {"kind": self.kind, "path": str(self.location), "num_available": len(self.names)}
@@ -97,32 +61,12 @@ class EncodedImageSource(ImageSource):
 class FolderSource(EncodedImageSource):
     """All image files under a folder, recursively, in sorted relative-path order."""
 
-    kind = "folder"
-
     def __init__(self, path: str | os.PathLike[str], workers: int | None = None) -> None:
-        root = Path(path)
-        names = sorted(
-            p.relative_to(root).as_posix() for p in root.rglob("*") if is_image_name(p.name) and p.is_file()
-        )
-        super().__init__(root, names, workers)
-
-    def open_binary(self, name: str) -> io.BufferedIOBase:
-        return open(self.location / name, "rb")
+        super().__init__(ImageFolder(path), workers)
 
 
 class ZipSource(EncodedImageSource):
     """All image members of a zip archive, in sorted member-name order."""
 
-    kind = "zip"
-
     def __init__(self, path: str | os.PathLike[str], workers: int | None = None) -> None:
-        archive = Path(path)
-        try:
-            self._zip = zipfile.ZipFile(archive)
-        except zipfile.BadZipFile as error:
-            raise Sg2evalError(f"{archive} is not a valid zip archive") from error
-        names = sorted(n for n in self._zip.namelist() if is_image_name(n) and not n.endswith("/"))
-        super().__init__(archive, names, workers)
-
-    def open_binary(self, name: str) -> io.BufferedIOBase:
-        return self._zip.open(name)  # type: ignore[return-value]
+        super().__init__(ImageZip(path), workers)

@@ -9,7 +9,7 @@ Image ``i`` (0-based) is generated from seed ``seed + i``, independently of the 
   ``torch.Generator().manual_seed(seed + i)``, drawn in :meth:`noise_shapes` order, so the same seed gives the
   same image in any batch (the official code draws noise for a whole batch instead);
 - the official evaluation defaults: no truncation (psi 1) and random noise (FACTS.md, "Metrics / Common");
-- float output -> uint8 exactly as the official code: ``(x * 127.5 + 128).clamp(0, 255).to(uint8)``.
+- float output -> uint8 exactly as the official code (:func:`sg2model.core.images.to_uint8`).
 
 The content hash is made of the network file's SHA-256 and these generation parameters.
 """
@@ -28,13 +28,9 @@ import torch
 
 from sg2eval.errors import Sg2evalError
 from sg2eval.sources.base import ImageSource
+from sg2model.core.images import to_uint8
 
 NOISE_MODES = ("random", "const", "none")
-
-
-def to_uint8(images: torch.Tensor) -> torch.Tensor:
-    """Generator output in about [-1, 1] -> uint8 [0, 255], as the official metric code converts it."""
-    return (images * 127.5 + 128).clamp(0, 255).to(torch.uint8)
 
 
 class NetworkSource(ImageSource):

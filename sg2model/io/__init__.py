@@ -17,8 +17,8 @@ from typing import Any
 
 from torch import nn
 
-from sg2eval.errors import Sg2evalError
-from sg2eval.io_utils import sha256_file
+from sg2model.core.errors import Sg2Error
+from sg2model.core.files import sha256_file
 from sg2model.io.native import write_native
 
 Reader = Callable[[Path], tuple[dict[str, nn.Module], dict[str, Any]]]
@@ -50,12 +50,12 @@ class NetworkBundle:
         """``G_ema`` when present (the network the papers evaluate), else ``G``."""
         net = self.G_ema if self.G_ema is not None else self.G
         if net is None:
-            raise Sg2evalError("this network file holds no generator (only D); pass a file with G or G_ema")
+            raise Sg2Error("this network file holds no generator (only D); pass a file with G or G_ema")
         return net
 
 
 def detect_format(path: str | os.PathLike[str]) -> str:
-    """'sg2', 'ada-pkl' or 'tf-pkl' from the file's first bytes; anything else raises Sg2evalError."""
+    """'sg2', 'ada-pkl' or 'tf-pkl' from the file's first bytes; anything else raises Sg2Error."""
     with open(path, "rb") as handle:
         head = handle.read(_SNIFF_BYTES)
     # safetensors: an 8-byte little-endian header length, then the JSON header.
@@ -66,10 +66,10 @@ def detect_format(path: str | os.PathLike[str]) -> str:
         for marker, kind in PICKLE_MARKERS:
             if marker in head:
                 return kind
-        raise Sg2evalError(
+        raise Sg2Error(
             f"{path} is a pickle but neither a stylegan2-ada-pytorch nor a StyleGAN2 TF network"
         )
-    raise Sg2evalError(f"{path} is neither an .sg2 network file nor a StyleGAN network pickle")
+    raise Sg2Error(f"{path} is neither an .sg2 network file nor a StyleGAN network pickle")
 
 
 def save_network(
@@ -88,7 +88,7 @@ def load_network(path: str | os.PathLike[str]) -> NetworkBundle:
     """Read an ``.sg2`` file or a stylegan2-ada-pytorch / TF pickle (never running code from it)."""
     file = Path(path)
     if not file.is_file():
-        raise Sg2evalError(f"network file {file} does not exist; check the path")
+        raise Sg2Error(f"network file {file} does not exist; check the path")
     kind = detect_format(file)
     module_name, function = READERS[kind]
     try:
@@ -96,7 +96,7 @@ def load_network(path: str | os.PathLike[str]) -> NetworkBundle:
     except ModuleNotFoundError as exc:
         if exc.name != module_name:
             raise
-        raise Sg2evalError(f"{file} is a {kind} file, which this sg2model build cannot read yet") from exc
+        raise Sg2Error(f"{file} is a {kind} file, which this sg2model build cannot read yet") from exc
     reader: Reader = getattr(module, function)
     networks, meta = reader(file)
     return NetworkBundle(

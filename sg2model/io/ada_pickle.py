@@ -18,7 +18,6 @@ from typing import IO, Any
 import torch
 from torch import nn
 
-from sg2eval.errors import Sg2evalError
 from sg2model.configs import (
     DiscriminatorSpec,
     GeneratorSpec,
@@ -26,6 +25,7 @@ from sg2model.configs import (
     build_generator_spec,
     replace_fields,
 )
+from sg2model.core.errors import Sg2Error
 from sg2model.io.restricted_unpickler import (
     CONTAINER_GLOBALS,
     TENSOR_GLOBALS,
@@ -71,7 +71,7 @@ class EasyDict(dict[str, Any]):
 
 def _reconstruct_persistent_obj(meta: Any) -> PersistentRecord:
     if not isinstance(meta, dict) or meta.get("type") != "class" or not isinstance(meta.get("state"), dict):
-        raise Sg2evalError(
+        raise Sg2Error(
             "the pickle holds a persistent object of an unknown kind; it is not an ada-pytorch network"
         )
     return PersistentRecord(class_name=str(meta.get("class_name")), state=meta["state"])
@@ -101,7 +101,7 @@ def _state(obj: Any) -> dict[str, Any]:
         return obj.state
     if isinstance(obj, StubObject) and isinstance(getattr(obj, "state", None), dict):
         return obj.state
-    raise Sg2evalError(
+    raise Sg2Error(
         f"unexpected object {obj!r} inside an ada-pytorch network; the pickle is not supported"
     )
 
@@ -140,7 +140,7 @@ def _init_kwargs(record: PersistentRecord, arg_names: tuple[str, ...]) -> dict[s
 def _pop_activation(options: dict[str, Any], where: str) -> None:
     activation = options.pop("activation", "lrelu")
     if activation != "lrelu":
-        raise Sg2evalError(f"{where} uses activation {activation!r}; sg2model networks support 'lrelu' only")
+        raise Sg2Error(f"{where} uses activation {activation!r}; sg2model networks support 'lrelu' only")
 
 
 def generator_spec_from_ada(kwargs: Mapping[str, Any]) -> GeneratorSpec:
@@ -178,7 +178,7 @@ def discriminator_spec_from_ada(kwargs: Mapping[str, Any]) -> DiscriminatorSpec:
         options["resample_filter"] = tuple(block.pop("resample_filter"))
     options.update(epilogue)  # mbstd_group_size, mbstd_num_channels
     if block:
-        raise Sg2evalError(f"ada discriminator option(s) {', '.join(block)} are not supported by sg2model")
+        raise Sg2Error(f"ada discriminator option(s) {', '.join(block)} are not supported by sg2model")
     base = DiscriminatorSpec(
         img_resolution=int(options.pop("img_resolution")),
         mapping=replace_fields(MappingSpec(w_avg_beta=None), mapping),
@@ -194,7 +194,7 @@ def build_network(key: str, record: PersistentRecord, source: str) -> nn.Module:
     elif record.class_name == "Discriminator":
         net = Discriminator.from_spec(discriminator_spec_from_ada(_init_kwargs(record, _D_ARGS)))
     else:
-        raise Sg2evalError(
+        raise Sg2Error(
             f"{source}: {key} is a {record.class_name!r}; sg2model reads ada Generator/Discriminator"
         )
     load_state_strict(net, flatten_state(record), f"{source} [{key}]")
@@ -202,13 +202,13 @@ def build_network(key: str, record: PersistentRecord, source: str) -> nn.Module:
 
 
 def load_state_strict(net: nn.Module, state: Mapping[str, torch.Tensor], source: str) -> None:
-    """``load_state_dict(strict=True)`` with a one-line :class:`Sg2evalError` on any mismatch."""
+    """``load_state_dict(strict=True)`` with a one-line :class:`Sg2Error` on any mismatch."""
     own = net.state_dict()
     missing = sorted(set(own) - set(state))
     unexpected = sorted(set(state) - set(own))
     shapes = sorted(k for k in set(own) & set(state) if tuple(own[k].shape) != tuple(state[k].shape))
     if missing or unexpected or shapes:
-        raise Sg2evalError(
+        raise Sg2Error(
             f"{source} does not match the network its config describes (missing {missing[:3]}, unexpected "
             f"{unexpected[:3]}, shape mismatch {shapes[:3]}); the file may come from another architecture"
         )
@@ -221,7 +221,7 @@ def read_ada_pickle(path: Path) -> tuple[dict[str, nn.Module], dict[str, Any]]:
     with open(path, "rb") as handle:
         data = AdaUnpickler(handle, source).load()
     if not isinstance(data, dict) or not any(isinstance(data.get(k), PersistentRecord) for k in NETWORK_KEYS):
-        raise Sg2evalError(
+        raise Sg2Error(
             f"{source} holds no G, D or G_ema network; is it a stylegan2-ada-pytorch snapshot?"
         )
     nets = {

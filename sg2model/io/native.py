@@ -3,7 +3,7 @@
 Tensors are stored as ``{G|D|G_ema}.<state-dict name>`` (stylegan2-ada-pytorch names). The safetensors
 metadata (string -> string) holds ``format = 'sg2model-network'``, ``format_version``, ``networks`` (JSON:
 key -> spec dict from :func:`sg2model.configs.spec_to_dict`) and ``meta`` (JSON of the caller's keywords).
-Files are written to a temporary name and renamed (``sg2eval.io_utils.atomic_path``).
+Files are written to a temporary name and renamed (``sg2model.core.files.atomic_path``).
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ from safetensors import SafetensorError, safe_open
 from safetensors.torch import save_file
 from torch import nn
 
-from sg2eval.errors import Sg2evalError
-from sg2eval.io_utils import atomic_path
 from sg2model.configs import DiscriminatorSpec, GeneratorSpec, spec_from_dict, spec_to_dict
+from sg2model.core.errors import Sg2Error
+from sg2model.core.files import atomic_path
 from sg2model.io.ada_pickle import load_state_strict
 from sg2model.networks import Discriminator, Generator, stylegan1
 
@@ -39,20 +39,20 @@ NETWORK_BUILDERS: dict[type, Callable[[Any], nn.Module]] = {
 def write_native(path: str | Path, networks: dict[str, nn.Module], meta: dict[str, Any]) -> Path:
     """Write ``networks`` (keys among G, D, G_ema) and JSON-able ``meta`` to ``path``."""
     if not networks:
-        raise Sg2evalError("save_network got no network; pass G=..., D=... and/or G_ema=...")
+        raise Sg2Error("save_network got no network; pass G=..., D=... and/or G_ema=...")
     tensors: dict[str, torch.Tensor] = {}
     configs: dict[str, Any] = {}
     for key, net in networks.items():
         spec = getattr(net, "config", None)
         if type(spec) not in NETWORK_BUILDERS:
-            raise Sg2evalError(f"{key} is a {type(net).__name__}, not an sg2model Generator/Discriminator")
+            raise Sg2Error(f"{key} is a {type(net).__name__}, not an sg2model Generator/Discriminator")
         configs[key] = spec_to_dict(spec)
         for name, tensor in net.state_dict().items():
             tensors[f"{key}.{name}"] = tensor.detach().to("cpu").contiguous()
     try:
         meta_json = json.dumps(meta)
     except TypeError as exc:
-        raise Sg2evalError(f"save_network metadata must be JSON-serializable ({exc})") from exc
+        raise Sg2Error(f"save_network metadata must be JSON-serializable ({exc})") from exc
     metadata = {
         "format": FORMAT_NAME,
         "format_version": FORMAT_VERSION,
@@ -72,13 +72,13 @@ def read_native(path: Path) -> tuple[dict[str, nn.Module], dict[str, Any]]:
             metadata = handle.metadata() or {}
             tensors = {name: handle.get_tensor(name) for name in handle.keys()}  # noqa: SIM118
     except (SafetensorError, OSError) as exc:
-        raise Sg2evalError(f"{path} is not a readable safetensors file ({exc})") from exc
+        raise Sg2Error(f"{path} is not a readable safetensors file ({exc})") from exc
     if metadata.get("format") != FORMAT_NAME:
-        raise Sg2evalError(
+        raise Sg2Error(
             f"{path} is a safetensors file but not an sg2model network (no format={FORMAT_NAME!r})"
         )
     if metadata.get("format_version") != FORMAT_VERSION:
-        raise Sg2evalError(
+        raise Sg2Error(
             f"{path} has network format version {metadata.get('format_version')}; this sg2model reads "
             f"{FORMAT_VERSION}: upgrade sg2model"
         )

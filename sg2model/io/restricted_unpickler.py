@@ -2,7 +2,7 @@
 
 A pickle names callables (``module.name``) that the loader calls; an ordinary ``pickle.load`` imports and
 calls whatever is named, so a file can run ``os.system``. :class:`RestrictedUnpickler` resolves each name
-through an explicit table of allowed replacements and refuses every other one with :class:`Sg2evalError`.
+through an explicit table of allowed replacements and refuses every other one with :class:`Sg2Error`.
 The readers of stylegan2-ada-pytorch pickles (``ada_pickle``) and TF pickles build on it: they map the
 foreign network classes to inert :func:`stub_class` records and read the tensors and arrays.
 """
@@ -23,7 +23,7 @@ try:  # NumPy >= 2
 except ImportError:  # pragma: no cover - NumPy 1.x
     from numpy.core import multiarray as _multiarray  # type: ignore[no-redef]
 
-from sg2eval.errors import Sg2evalError
+from sg2model.core.errors import Sg2Error
 
 AllowedGlobals = Mapping[tuple[str, str], Any]
 
@@ -34,7 +34,7 @@ def _load_storage_from_bytes(data: bytes) -> Any:
     try:
         return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
-        raise Sg2evalError(
+        raise Sg2Error(
             f"a tensor storage in the pickle is not a plain torch tensor file (torch refused it: "
             f"{_first_line(exc)}); sg2model will not load it"
         ) from exc
@@ -100,16 +100,16 @@ class RestrictedUnpickler(pickle.Unpickler):
         try:
             return self.allowed[(module, name)]
         except KeyError:
-            raise Sg2evalError(
+            raise Sg2Error(
                 f"{self.source} refers to {module}.{name}, which sg2model refuses to load (a pickle can run "
                 "code through it); load only network files from sources you trust, or convert them"
             ) from None
 
     def load(self) -> Any:
-        """Unpickle; a refused global or a damaged file raises :class:`Sg2evalError`."""
+        """Unpickle; a refused global or a damaged file raises :class:`Sg2Error`."""
         try:
             return super().load()
-        except Sg2evalError:
+        except Sg2Error:
             raise
         except (
             pickle.UnpicklingError,
@@ -121,12 +121,12 @@ class RestrictedUnpickler(pickle.Unpickler):
             KeyError,
             RuntimeError,
         ) as exc:
-            raise Sg2evalError(
+            raise Sg2Error(
                 f"{self.source} could not be read ({type(exc).__name__}: {_first_line(exc)})"
             ) from exc
 
     def persistent_load(self, pid: Any) -> Any:
-        raise Sg2evalError(
+        raise Sg2Error(
             f"{self.source} uses persistent ids ({pid!r}); it is not a network pickle sg2model reads"
         )
 

@@ -56,8 +56,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from sg2eval.errors import Sg2evalError
 from sg2model.configs import DiscriminatorSpec, GeneratorSpec, MappingSpec, SynthesisSpec
+from sg2model.core.errors import Sg2Error
+from sg2model.core.images import to_uint8
 from sg2model.io.tf_pickle import TFNetworkRecord, read_tf_pickle
 from sg2model.networks.discriminator import Discriminator
 from sg2model.networks.stylegan1 import (
@@ -269,7 +270,7 @@ def generator_architecture(record: TFNetworkRecord) -> str:
         if arch is not None:
             return arch
     inner = synthesis.build_func_name if synthesis is not None else "-"
-    raise Sg2evalError(
+    raise Sg2Error(
         f"unsupported TF generator '{record.build_func_name}' (synthesis '{inner}'); sg2model reads G_style, "
         "G_main with G_synthesis_stylegan2 / G_synthesis_stylegan_revised / G_synthesis (StyleGAN2-ADA)"
     )
@@ -279,7 +280,7 @@ def discriminator_architecture(record: TFNetworkRecord) -> str:
     """Which of :data:`ARCHITECTURES` a TF discriminator (or attribute classifier) record is."""
     arch = _D_ARCH.get(record.build_func_name)
     if arch is None:
-        raise Sg2evalError(
+        raise Sg2Error(
             f"unsupported TF discriminator '{record.build_func_name}'; sg2model reads {', '.join(_D_ARCH)}"
         )
     return arch
@@ -298,7 +299,7 @@ class _Kwargs:
     def require(self, key: str, allowed: tuple[Any, ...]) -> None:
         """Refuse values our modules do not implement (none of the official networks uses them)."""
         if self.values.get(key) not in allowed:
-            raise Sg2evalError(
+            raise Sg2Error(
                 f"{self.where} has {key}={self.values.get(key)!r}; sg2model implements only {allowed} "
                 "(the official configurations)"
             )
@@ -350,7 +351,7 @@ def _stylegan2_generator_spec(record: TFNetworkRecord, arch: str) -> GeneratorSp
     ):
         kw.require(key, allowed)
     if mp["label_size"] and arch != "stylegan2-ada-tf":
-        raise Sg2evalError(
+        raise Sg2Error(
             f"{mp.where} is conditional (LabelConcat); only StyleGAN2-ADA conditional networks load"
         )
     architecture = "orig" if arch == "revised" else syn["architecture"]
@@ -443,9 +444,9 @@ def _stylegan2_discriminator_spec(record: TFNetworkRecord, arch: str) -> Discrim
     for key, allowed in (("fmap_decay", (1, 1.0)), ("fmap_min", (1,)), ("nonlinearity", ("lrelu",))):
         kw.require(key, allowed)
     if kw["label_size"] and arch != "stylegan2-ada-tf":
-        raise Sg2evalError(f"{kw.where} is conditional; only StyleGAN2-ADA conditional discriminators load")
+        raise Sg2Error(f"{kw.where} is conditional; only StyleGAN2-ADA conditional discriminators load")
     if kw["mbstd_group_size"] is None:
-        raise Sg2evalError(f"{kw.where} uses the whole minibatch as its mbstd group; not supported")
+        raise Sg2Error(f"{kw.where} uses the whole minibatch as its mbstd group; not supported")
     channel_base = 2 * int(kw["fmap_base"])
     mapping = MappingSpec(
         num_layers=max(int(kw["mapping_layers"]), 1),
@@ -453,7 +454,7 @@ def _stylegan2_discriminator_spec(record: TFNetworkRecord, arch: str) -> Discrim
         w_avg_beta=None,
     )
     if kw["label_size"] and int(kw["mapping_layers"]) == 0:
-        raise Sg2evalError(f"{kw.where} embeds labels without mapping layers; not supported")
+        raise Sg2Error(f"{kw.where} embeds labels without mapping layers; not supported")
     return DiscriminatorSpec(
         img_resolution=int(kw["resolution"]),
         c_dim=int(kw["label_size"]),
@@ -550,14 +551,14 @@ def apply_rules(rules: list[Rule], variables: dict[str, np.ndarray], where: str)
     """Our state dict from TF variables; every TF variable must be used or skipped (training-only)."""
     missing = [rule.tf for rule in rules if rule.tf not in variables]
     if missing:
-        raise Sg2evalError(
+        raise Sg2Error(
             f"{where} lacks TF variable(s) {', '.join(missing[:5])}; the pickle does not match "
             "its build function's layout"
         )
     used = {rule.tf for rule in rules}
     unknown = [name for name in variables if name not in used and not _SKIPPED.search(name)]
     if unknown:
-        raise Sg2evalError(f"{where} has TF variable(s) without a conversion rule: {', '.join(unknown[:5])}")
+        raise Sg2Error(f"{where} has TF variable(s) without a conversion rule: {', '.join(unknown[:5])}")
     state = {}
     for rule in rules:
         value = TRANSFORMS[rule.transform](np.asarray(variables[rule.tf], dtype=np.float32))
@@ -586,7 +587,7 @@ def load_into(module: nn.Module, state: dict[str, torch.Tensor], where: str) -> 
                 ],
             )
         )
-        raise Sg2evalError(f"{where} does not fit the network its kwargs describe ({detail})")
+        raise Sg2Error(f"{where} does not fit the network its kwargs describe ({detail})")
     module.load_state_dict(state, strict=False)
 
 
@@ -616,7 +617,7 @@ def _check_final_level(record: TFNetworkRecord) -> None:
     for net in record.walk():
         lod = net.variables.get("lod")
         if lod is not None and float(np.asarray(lod)) != 0.0:
-            raise Sg2evalError(
+            raise Sg2Error(
                 f"TF network '{net.name}' has lod={float(np.asarray(lod))} (taken while growing); only "
                 "networks at their final level (lod 0) load"
             )
@@ -719,14 +720,14 @@ class FingerprintCheck:
 
 def render_fingerprint(G: nn.Module, seeds: tuple[int, ...] = FINGERPRINT_SEEDS) -> dict[str, Any]:
     """Render ``seeds`` (z = ``RandomState(seed).randn(z_dim)`` as NVIDIA's generate scripts, psi 1, constant
-    noise, zero labels) and return the SHA-256 of the uint8 images ``(x * 127.5 + 128).clamp(0, 255)`` plus
-    per-image mean and standard deviation of the float output."""
+    noise, zero labels) and return the SHA-256 of the uint8 images (:func:`~sg2model.core.images.to_uint8`)
+    plus per-image mean and standard deviation of the float output."""
     net: Any = G
     z = np.stack([np.random.RandomState(seed).randn(net.z_dim) for seed in seeds])
     c = torch.zeros([len(seeds), net.c_dim]) if net.c_dim else None
     with torch.no_grad():
         img = net(torch.from_numpy(z).float(), c, truncation_psi=1, noise_mode="const").to(torch.float32)
-    uint8 = (img * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+    uint8 = to_uint8(img)
     return {
         "seeds": list(seeds),
         "truncation_psi": 1,
@@ -743,7 +744,7 @@ def check_fingerprint(G: nn.Module, stored: dict[str, Any], tolerance: float = 1
         fresh = render_fingerprint(G, tuple(int(s) for s in stored["seeds"]))
         expected = np.array(stored["means"] + stored["stds"], dtype=np.float64)
     except (KeyError, TypeError, ValueError) as exc:
-        raise Sg2evalError(f"the stored render fingerprint is malformed ({exc}); convert again") from exc
+        raise Sg2Error(f"the stored render fingerprint is malformed ({exc}); convert again") from exc
     diff = float(np.max(np.abs(np.array(fresh["means"] + fresh["stds"]) - expected)))
     if fresh["sha256"] == stored["sha256"]:
         status = "exact"

@@ -10,7 +10,7 @@ or, for the CelebA-HQ attribute classifiers, a single network. Each network is a
 The official loader executes ``build_module_src``. This module never does: the restricted unpickler of
 :mod:`sg2model.io.restricted_unpickler` resolves only the network class (to an inert stub that keeps its
 state), ``dnnlib.util.EasyDict`` (to a plain dict) and numpy's array/dtype/scalar rebuild functions; any
-other global in the stream raises :class:`Sg2evalError` before it is called. The result is a tree of
+other global in the stream raises :class:`Sg2Error` before it is called. The result is a tree of
 frozen :class:`TFNetworkRecord` objects.
 """
 
@@ -25,7 +25,7 @@ from typing import IO, Any
 
 import numpy as np
 
-from sg2eval.errors import Sg2evalError
+from sg2model.core.errors import Sg2Error
 from sg2model.io.restricted_unpickler import NUMPY_GLOBALS, restricted_load, stub_class
 
 NETWORK_CLASS = ("dnnlib.tflib.network", "Network")
@@ -79,7 +79,7 @@ class _EasyDict(dict):  # type: ignore[type-arg, unused-ignore]
 def _latin1_bytes(text: str, encoding: str = "latin1") -> bytes:
     """Stand-in for ``_codecs.encode``, which protocol-2 pickles use to store bytes (latin-1 text)."""
     if encoding not in ("latin1", "latin-1") or not isinstance(text, str):
-        raise Sg2evalError(f"refused _codecs.encode with encoding {encoding!r} in the TF pickle")
+        raise Sg2Error(f"refused _codecs.encode with encoding {encoding!r} in the TF pickle")
     return text.encode("latin1")
 
 
@@ -94,22 +94,22 @@ _ALLOWED: dict[tuple[str, str], Any] = {
 
 def _as_record(obj: Any, where: str) -> TFNetworkRecord:
     if not isinstance(obj, _NetworkState) or not isinstance(getattr(obj, "state", None), dict):
-        raise Sg2evalError(f"{where} is {type(obj).__name__}, not a dnnlib.tflib.network.Network")
+        raise Sg2Error(f"{where} is {type(obj).__name__}, not a dnnlib.tflib.network.Network")
     state = obj.state
     version = state.get("version")
     if version not in SUPPORTED_VERSIONS:
-        raise Sg2evalError(f"{where} has Network pickle version {version!r}; supported: {SUPPORTED_VERSIONS}")
+        raise Sg2Error(f"{where} has Network pickle version {version!r}; supported: {SUPPORTED_VERSIONS}")
     variables: dict[str, np.ndarray] = {}
     for item in state.get("variables", []):
         if not (isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], str)):
-            raise Sg2evalError(f"{where} has a malformed variable entry; expected (name, array) pairs")
+            raise Sg2Error(f"{where} has a malformed variable entry; expected (name, array) pairs")
         name, value = item
         variables[name] = np.asarray(value)
         if variables[name].dtype.hasobject:
-            raise Sg2evalError(f"{where} variable {name!r} is not numeric")
+            raise Sg2Error(f"{where} variable {name!r} is not numeric")
     components_raw = state.get("components", {}) or {}
     if not isinstance(components_raw, dict):
-        raise Sg2evalError(f"{where} has components of type {type(components_raw).__name__}; expected a dict")
+        raise Sg2Error(f"{where} has components of type {type(components_raw).__name__}; expected a dict")
     components = {str(k): _as_record(v, f"{where}.components[{k!r}]") for k, v in components_raw.items()}
     source = state.get("build_module_src") or ""
     source_bytes = source.encode("utf-8", "surrogatepass") if isinstance(source, str) else bytes(source)

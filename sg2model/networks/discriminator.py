@@ -16,8 +16,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from sg2eval.errors import Sg2evalError
 from sg2model.configs import DiscriminatorSpec, MappingSpec, get_preset, replace_fields
+from sg2model.core.errors import Sg2Error
 from sg2model.networks.layers import Conv2dLayer, FullyConnectedLayer
 from sg2model.networks.mapping import MappingNetwork
 from sg2model.ops.upfirdn2d import downsample2d, setup_filter
@@ -98,7 +98,7 @@ class MinibatchStdLayer(nn.Module):
         g = n if self.group_size is None else min(self.group_size, n)
         f = self.num_channels
         if n % g != 0 or c % f != 0:
-            raise Sg2evalError(
+            raise Sg2Error(
                 f"minibatch std needs the batch ({n}) divisible by the group size ({g}) and the channels "
                 f"({c}) by mbstd_num_channels ({f}); use a batch size that is a multiple of {g}"
             )
@@ -219,7 +219,7 @@ class Discriminator(nn.Module):
     ) -> torch.Tensor:
         expected = (self.img_channels, self.img_resolution, self.img_resolution)
         if img.ndim != 4 or tuple(img.shape[1:]) != expected:
-            raise Sg2evalError(
+            raise Sg2Error(
                 f"D expects images [N, {', '.join(map(str, expected))}], got {tuple(img.shape)}"
             )
         x = None

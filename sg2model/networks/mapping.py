@@ -14,8 +14,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from sg2eval.errors import Sg2evalError
 from sg2model.configs import MappingSpec
+from sg2model.core.errors import Sg2Error
 from sg2model.networks.layers import FullyConnectedLayer, normalize_2nd_moment
 
 
@@ -35,12 +35,12 @@ def mix_styles(ws_a: torch.Tensor, ws_b: torch.Tensor, cutoff: int) -> torch.Ten
     """Style mixing regularization (paper Section 2 / StyleGAN v1 Section 3.1): the first ``cutoff`` ws
     come from ``ws_a``, the rest from ``ws_b``. Both ``[N, num_ws, w_dim]``; ``0 <= cutoff <= num_ws``."""
     if ws_a.shape != ws_b.shape or ws_a.ndim != 3:
-        raise Sg2evalError(
+        raise Sg2Error(
             f"mix_styles needs two [N, num_ws, w_dim] tensors of one shape, got "
             f"{tuple(ws_a.shape)} and {tuple(ws_b.shape)}"
         )
     if not 0 <= cutoff <= ws_a.shape[1]:
-        raise Sg2evalError(f"style mixing cutoff {cutoff} must lie in 0..{ws_a.shape[1]}")
+        raise Sg2Error(f"style mixing cutoff {cutoff} must lie in 0..{ws_a.shape[1]}")
     return torch.cat([ws_a[:, :cutoff], ws_b[:, cutoff:]], dim=1)
 
 
@@ -61,7 +61,7 @@ class MappingNetwork(nn.Module):
         embed_features = 0 if c_dim == 0 else (spec.embed_features or w_dim)
         layer_features = w_dim if spec.layer_features is None else spec.layer_features
         if z_dim + embed_features == 0:
-            raise Sg2evalError("the mapping network needs z_dim > 0 or c_dim > 0")
+            raise Sg2Error("the mapping network needs z_dim > 0 or c_dim > 0")
         features = [z_dim + embed_features] + [layer_features] * (spec.num_layers - 1) + [w_dim]
         if c_dim > 0:
             self.embed = FullyConnectedLayer(c_dim, embed_features)
@@ -84,13 +84,13 @@ class MappingNetwork(nn.Module):
         parts = []
         if self.z_dim > 0:
             if z is None or z.ndim != 2 or z.shape[1] != self.z_dim:
-                raise Sg2evalError(
+                raise Sg2Error(
                     f"z must have shape [N, {self.z_dim}], got {None if z is None else tuple(z.shape)}"
                 )
             parts.append(normalize_2nd_moment(z.to(torch.float32)))  # [N, z_dim]
         if self.c_dim > 0:
             if c is None or c.ndim != 2 or c.shape[1] != self.c_dim:
-                raise Sg2evalError(
+                raise Sg2Error(
                     f"labels c must have shape [N, {self.c_dim}], got "
                     f"{None if c is None else tuple(c.shape)}; pass one-hot class labels"
                 )
@@ -105,7 +105,7 @@ class MappingNetwork(nn.Module):
         ws = x.unsqueeze(1).repeat([1, self.num_ws, 1])  # [N, num_ws, w_dim]
         if truncation_psi != 1:
             if not hasattr(self, "w_avg"):
-                raise Sg2evalError(
+                raise Sg2Error(
                     "truncation needs a tracked w_avg; this mapping network has w_avg_beta=None"
                 )
             ws = truncate(ws, self.w_avg, truncation_psi, truncation_cutoff)

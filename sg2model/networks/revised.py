@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sg2eval.errors import Sg2evalError
+from sg2model.core.errors import Sg2Error
 from sg2model.networks.discriminator import Discriminator
 from sg2model.networks.synthesis import Generator
 
@@ -31,7 +31,7 @@ REVISED_CONFIGS = ("B", "C", "D")
 
 def _check_config(config: str) -> None:
     if config not in REVISED_CONFIGS:
-        raise Sg2evalError(f"config {config!r} is not a revised-StyleGAN config; choose one of B, C, D")
+        raise Sg2Error(f"config {config!r} is not a revised-StyleGAN config; choose one of B, C, D")
 
 
 def revised_generator(resolution: int, config: str = "D", **overrides: Any) -> Generator:

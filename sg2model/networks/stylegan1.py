@@ -29,8 +29,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from sg2eval.errors import Sg2evalError
 from sg2model.configs import register_spec_kind
+from sg2model.core.errors import Sg2Error
 from sg2model.networks.mapping import truncate
 
 _SQRT2 = math.sqrt(2.0)
@@ -41,7 +41,7 @@ FUSED_SCALE_CHOICES = ("auto", "always", "never")
 def _check_resolution(resolution: int) -> int:
     log2 = int(math.log2(resolution)) if resolution > 0 else 0
     if resolution < 4 or 2**log2 != resolution:
-        raise Sg2evalError(f"resolution {resolution} is not a power of two >= 4")
+        raise Sg2Error(f"resolution {resolution} is not a power of two >= 4")
     return log2
 
 
@@ -57,7 +57,7 @@ class _SpecChecks:
     def __post_init__(self) -> None:
         _check_resolution(self.img_resolution)
         if self.fused_scale not in FUSED_SCALE_CHOICES:
-            raise Sg2evalError(
+            raise Sg2Error(
                 f"fused_scale {self.fused_scale!r}; choose one of {', '.join(FUSED_SCALE_CHOICES)}"
             )
         object.__setattr__(self, "blur_filter", tuple(float(v) for v in self.blur_filter))
@@ -282,7 +282,7 @@ class StyleGAN1Mapping(nn.Module):
         update_emas: bool = False,
     ) -> torch.Tensor:
         if z.ndim != 2 or z.shape[1] != self.z_dim:
-            raise Sg2evalError(f"z must have shape [N, {self.z_dim}], got {tuple(z.shape)}")
+            raise Sg2Error(f"z must have shape [N, {self.z_dim}], got {tuple(z.shape)}")
         x = z.to(torch.float32)
         x = x * (x.square().mean(dim=1, keepdim=True) + 1e-8).rsqrt()  # pixel norm
         for idx in range(self.num_layers):
@@ -343,9 +343,9 @@ class StyleGAN1Synthesis(nn.Module):
         force_fp32: bool = False,
     ) -> torch.Tensor:
         if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
-            raise Sg2evalError(f"ws must have shape [N, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}")
+            raise Sg2Error(f"ws must have shape [N, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}")
         if noise_mode not in ("random", "const", "none"):
-            raise Sg2evalError(f"noise_mode {noise_mode!r}; choose random, const or none")
+            raise Sg2Error(f"noise_mode {noise_mode!r}; choose random, const or none")
         x: torch.Tensor | None = None
         for idx, name in enumerate(self.layer_names):
             layer = self._layer(name)
@@ -429,7 +429,7 @@ def minibatch_stddev(x: torch.Tensor, group_size: int, num_channels: int) -> tor
     n, c, h, w = x.shape
     g = min(group_size, n)
     if n % g:
-        raise Sg2evalError(f"minibatch std needs the batch size ({n}) to be a multiple of {g}")
+        raise Sg2Error(f"minibatch std needs the batch size ({n}) to be a multiple of {g}")
     y = x.reshape(g, -1, num_channels, c // num_channels, h, w)  # [G, M, n, c, H, W]
     y = (y - y.mean(dim=0)).square().mean(dim=0)  # [M, n, c, H, W]
     y = (y + 1e-8).sqrt().mean(dim=[2, 3, 4])  # [M, n]
@@ -475,7 +475,7 @@ class StyleGAN1Discriminator(nn.Module):
     def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
         expected = (self.img_channels, self.img_resolution, self.img_resolution)
         if img.ndim != 4 or tuple(img.shape[1:]) != expected:
-            raise Sg2evalError(
+            raise Sg2Error(
                 f"images must have shape [N, {', '.join(map(str, expected))}], got {tuple(img.shape)}"
             )
         x = F.leaky_relu(self.fromrgb(img.to(torch.float32)), _LRELU_SLOPE)
@@ -494,7 +494,7 @@ STYLEGAN1_PRESETS: dict[str, int] = {"A": 16384, "A-large": 32768}
 
 def _preset_channel_base(name: str) -> int:
     if name not in STYLEGAN1_PRESETS:
-        raise Sg2evalError(f"unknown StyleGAN v1 config {name!r}; known: {', '.join(STYLEGAN1_PRESETS)}")
+        raise Sg2Error(f"unknown StyleGAN v1 config {name!r}; known: {', '.join(STYLEGAN1_PRESETS)}")
     return STYLEGAN1_PRESETS[name]
 
 
@@ -514,7 +514,7 @@ def _build_spec(cls: Any, values: dict[str, Any]) -> Any:
     try:
         return cls(**values)
     except TypeError as exc:
-        raise Sg2evalError(f"bad option for {cls.__name__} ({exc}); see sg2model.networks.stylegan1") from exc
+        raise Sg2Error(f"bad option for {cls.__name__} ({exc}); see sg2model.networks.stylegan1") from exc
 
 
 register_spec_kind("stylegan1-generator", StyleGAN1GeneratorSpec)

@@ -21,8 +21,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from sg2eval.errors import Sg2evalError
 from sg2model.configs import NOISE_MODES, GeneratorSpec, SynthesisSpec, build_generator_spec, get_preset
+from sg2model.core.errors import Sg2Error
 from sg2model.networks.layers import Conv2dLayer, FullyConnectedLayer
 from sg2model.networks.mapping import MappingNetwork
 from sg2model.ops.bias_act import ACTIVATIONS, bias_act
@@ -266,9 +266,9 @@ class SynthesisNetwork(nn.Module):
         shapes = self.noise_shapes()
         for key, value in noise_inputs.items():
             if key not in shapes:
-                raise Sg2evalError(f"noise input {key!r} names no noise layer; valid: {', '.join(shapes)}")
+                raise Sg2Error(f"noise input {key!r} names no noise layer; valid: {', '.join(shapes)}")
             if tuple(value.shape) != (n, 1, *shapes[key]):
-                raise Sg2evalError(
+                raise Sg2Error(
                     f"noise input {key!r} has shape {tuple(value.shape)}; expected {(n, 1, *shapes[key])}"
                 )
             block, layer = key.split(".")
@@ -284,9 +284,9 @@ class SynthesisNetwork(nn.Module):
         fused_modconv: bool | None = None,
     ) -> torch.Tensor:
         if ws.ndim != 3 or ws.shape[1:] != (self.num_ws, self.w_dim):
-            raise Sg2evalError(f"ws must have shape [N, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}")
+            raise Sg2Error(f"ws must have shape [N, {self.num_ws}, {self.w_dim}], got {tuple(ws.shape)}")
         if noise_mode not in NOISE_MODES:
-            raise Sg2evalError(f"unknown noise_mode {noise_mode!r}; choose one of {', '.join(NOISE_MODES)}")
+            raise Sg2Error(f"unknown noise_mode {noise_mode!r}; choose one of {', '.join(NOISE_MODES)}")
         noise = self._split_noise(noise_inputs, ws.shape[0])
         ws = ws.to(torch.float32)
         x = img = None

@@ -14,7 +14,7 @@ from typing import Literal
 import torch
 import torch.nn.functional as F
 
-from sg2eval.errors import Sg2evalError
+from sg2model.core.errors import Sg2Error
 from sg2model.ops import registry
 
 
@@ -57,14 +57,14 @@ def bias_act(
 ) -> torch.Tensor:  # same shape and dtype as x
     """Add bias, apply the activation, multiply by the gain, clamp (in this order)."""
     if not isinstance(x, torch.Tensor):
-        raise Sg2evalError("bias_act needs a tensor input")
+        raise Sg2Error("bias_act needs a tensor input")
     spec = ACTIVATIONS.get(act)
     if spec is None:
-        raise Sg2evalError(f"unknown activation {act!r}; use one of {', '.join(ACTIVATIONS)}")
+        raise Sg2Error(f"unknown activation {act!r}; use one of {', '.join(ACTIVATIONS)}")
     if clamp is not None and clamp < 0:
-        raise Sg2evalError(f"clamp={clamp}; give a non-negative bound or None")
+        raise Sg2Error(f"clamp={clamp}; give a non-negative bound or None")
     if b is not None and (not 0 <= dim < x.ndim or b.ndim != 1 or b.shape[0] != x.shape[dim]):
-        raise Sg2evalError(
+        raise Sg2Error(
             f"bias of shape {list(b.shape)} does not match dim {dim} of x {list(x.shape)}; "
             "give a 1-D bias with one value per element along dim"
         )

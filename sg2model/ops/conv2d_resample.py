@@ -13,7 +13,7 @@ from __future__ import annotations
 import torch
 import torch.nn.functional as F
 
-from sg2eval.errors import Sg2evalError
+from sg2model.core.errors import Sg2Error
 from sg2model.ops.upfirdn2d import IntOrPair, filter_size, parse_padding, upfirdn2d
 
 
@@ -36,14 +36,14 @@ def _conv(
 
 def _check(x: torch.Tensor, w: torch.Tensor, up: int, down: int, groups: int) -> None:
     if not isinstance(x, torch.Tensor) or x.ndim != 4:
-        raise Sg2evalError("conv2d_resample needs x as a 4-D tensor [N, C, H, W]")
+        raise Sg2Error("conv2d_resample needs x as a 4-D tensor [N, C, H, W]")
     if not isinstance(w, torch.Tensor) or w.ndim != 4 or w.dtype != x.dtype:
-        raise Sg2evalError("conv2d_resample needs w as a 4-D tensor [O, C/groups, kh, kw] of x's dtype")
+        raise Sg2Error("conv2d_resample needs w as a 4-D tensor [O, C/groups, kh, kw] of x's dtype")
     for name, value in (("up", up), ("down", down), ("groups", groups)):
         if not isinstance(value, int) or value < 1:
-            raise Sg2evalError(f"conv2d_resample: {name}={value!r}; give a positive int")
+            raise Sg2Error(f"conv2d_resample: {name}={value!r}; give a positive int")
     if x.shape[1] != w.shape[1] * groups or w.shape[0] % groups != 0:
-        raise Sg2evalError(
+        raise Sg2Error(
             f"conv2d_resample: x has {x.shape[1]} channels, w is {list(w.shape)} with groups={groups}; "
             "need C == w.shape[1] * groups and O divisible by groups"
         )

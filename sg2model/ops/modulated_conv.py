@@ -17,7 +17,7 @@ import math
 
 import torch
 
-from sg2eval.errors import Sg2evalError
+from sg2model.core.errors import Sg2Error
 from sg2model.ops.conv2d_resample import conv2d_resample
 from sg2model.ops.upfirdn2d import IntOrPair
 
@@ -39,11 +39,11 @@ def modulated_conv2d(
 ) -> torch.Tensor:  # [N, O, H', W']
     """Eq. 1-3 of StyleGAN2 followed by optional noise (see the module docstring)."""
     if x.ndim != 4 or weight.ndim != 4 or styles.ndim != 2:
-        raise Sg2evalError("modulated_conv2d needs x [N, I, H, W], weight [O, I, kh, kw] and styles [N, I]")
+        raise Sg2Error("modulated_conv2d needs x [N, I, H, W], weight [O, I, kh, kw] and styles [N, I]")
     batch_size = int(x.shape[0])
     out_channels, in_channels, kh, kw = (int(s) for s in weight.shape)
     if x.shape[1] != in_channels or tuple(styles.shape) != (batch_size, in_channels):
-        raise Sg2evalError(
+        raise Sg2Error(
             f"modulated_conv2d: x {list(x.shape)}, weight {list(weight.shape)}, styles {list(styles.shape)} "
             "disagree; need x [N, I, H, W], weight [O, I, kh, kw], styles [N, I]"
         )

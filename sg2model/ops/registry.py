@@ -14,7 +14,7 @@ from typing import Any, Literal
 
 import torch
 
-from sg2eval.errors import Sg2evalError
+from sg2model.core.errors import Sg2Error
 
 #: Ops that accept ``impl`` and may have a CUDA kernel.
 OPS: tuple[str, ...] = ("bias_act", "upfirdn2d")
@@ -40,14 +40,14 @@ def _load_kernels_package() -> None:
 
 def _check_op(op_name: str) -> None:
     if op_name not in OPS:
-        raise Sg2evalError(f"unknown op {op_name!r}; use one of {', '.join(OPS)}")
+        raise Sg2Error(f"unknown op {op_name!r}; use one of {', '.join(OPS)}")
 
 
 def register_cuda(op_name: str, fn: Callable[..., Any]) -> None:
     """Make ``fn`` the CUDA kernel of ``op_name`` (replacing any earlier one)."""
     _check_op(op_name)
     if not callable(fn):
-        raise Sg2evalError(f"the CUDA kernel for {op_name!r} must be callable; pass the op function itself")
+        raise Sg2Error(f"the CUDA kernel for {op_name!r} must be callable; pass the op function itself")
     _cuda_kernels[op_name] = fn
 
 
@@ -61,11 +61,11 @@ def resolve(op_name: str, impl: str, tensor: torch.Tensor) -> Literal["ref", "cu
     """Which implementation runs ``op_name`` on ``tensor``.
 
     ``'ref'`` always gives the reference. ``'auto'`` gives ``'cuda'`` only when a kernel is registered and
-    ``tensor.is_cuda``. ``'cuda'`` demands the kernel and raises :class:`Sg2evalError` when it cannot run.
+    ``tensor.is_cuda``. ``'cuda'`` demands the kernel and raises :class:`Sg2Error` when it cannot run.
     """
     _check_op(op_name)
     if impl not in IMPLS:
-        raise Sg2evalError(f"impl={impl!r} for {op_name}; use one of {', '.join(IMPLS)}")
+        raise Sg2Error(f"impl={impl!r} for {op_name}; use one of {', '.join(IMPLS)}")
     if impl == "ref":
         return "ref"
     if tensor.is_cuda:
@@ -74,7 +74,7 @@ def resolve(op_name: str, impl: str, tensor: torch.Tensor) -> Literal["ref", "cu
     if impl == "cuda" and not usable:
         registered = op_name in _cuda_kernels
         why = "its input is not on a CUDA device" if registered else "no CUDA kernel is registered"
-        raise Sg2evalError(f"impl='cuda' for {op_name} but {why}; use impl='auto' or impl='ref'")
+        raise Sg2Error(f"impl='cuda' for {op_name} but {why}; use impl='auto' or impl='ref'")
     return "cuda" if usable else "ref"
 
 

@@ -19,7 +19,7 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 
-from sg2eval.errors import Sg2evalError
+from sg2model.core.errors import Sg2Error
 from sg2model.ops import registry
 
 IntOrPair = int | Sequence[int]
@@ -29,7 +29,7 @@ def parse_scaling(scaling: IntOrPair, name: str = "up/down") -> tuple[int, int]:
     """``int`` or ``[x, y]`` -> ``(sx, sy)``, both at least 1."""
     values = [scaling, scaling] if isinstance(scaling, int) else list(scaling)
     if len(values) != 2 or not all(isinstance(v, int) and v >= 1 for v in values):
-        raise Sg2evalError(f"{name}={scaling!r}; give a positive int or a pair [x, y] of positive ints")
+        raise Sg2Error(f"{name}={scaling!r}; give a positive int or a pair [x, y] of positive ints")
     return values[0], values[1]
 
 
@@ -39,7 +39,7 @@ def parse_padding(padding: IntOrPair) -> tuple[int, int, int, int]:
     if len(values) == 2:
         values = [values[0], values[0], values[1], values[1]]
     if len(values) != 4 or not all(isinstance(v, int) for v in values):
-        raise Sg2evalError(f"padding={padding!r}; give an int, [x, y] or [x0, x1, y0, y1] of ints")
+        raise Sg2Error(f"padding={padding!r}; give an int, [x, y] or [x0, x1, y0, y1] of ints")
     return values[0], values[1], values[2], values[3]
 
 
@@ -48,7 +48,7 @@ def filter_size(f: torch.Tensor | None) -> tuple[int, int]:
     if f is None:
         return 1, 1
     if not isinstance(f, torch.Tensor) or f.ndim not in (1, 2) or f.numel() == 0:
-        raise Sg2evalError("the FIR filter must be a non-empty 1-D or 2-D tensor; use setup_filter()")
+        raise Sg2Error("the FIR filter must be a non-empty 1-D or 2-D tensor; use setup_filter()")
     return int(f.shape[-1]), int(f.shape[0])
 
 
@@ -71,17 +71,17 @@ def setup_filter(
     if t.ndim == 0:
         t = t.reshape(1)
     if t.ndim > 2 or t.numel() == 0:
-        raise Sg2evalError(f"FIR filter of shape {list(t.shape)}; give a non-empty list of taps or 2-D array")
+        raise Sg2Error(f"FIR filter of shape {list(t.shape)}; give a non-empty list of taps or 2-D array")
     if separable is None:
         separable = t.ndim == 1 and t.numel() >= 8
     if separable and t.ndim != 1:
-        raise Sg2evalError("separable=True needs a 1-D list of taps; pass separable=False for a 2-D filter")
+        raise Sg2Error("separable=True needs a 1-D list of taps; pass separable=False for a 2-D filter")
     if t.ndim == 1 and not separable:
         t = torch.outer(t, t)
     if normalize:
         total = t.sum()
         if total == 0:
-            raise Sg2evalError("the FIR taps sum to 0 and cannot be normalized; pass normalize=False")
+            raise Sg2Error("the FIR taps sum to 0 and cannot be normalized; pass normalize=False")
         t = t / total
     if flip_filter:
         t = t.flip(list(range(t.ndim)))
@@ -101,7 +101,7 @@ def upfirdn2d(
 ) -> torch.Tensor:  # [N, C, (H*upy + py0 + py1 - fh) // downy + 1, same for x]
     """Pad, upsample, FIR-filter and downsample (see the module docstring for the exact definition)."""
     if not isinstance(x, torch.Tensor) or x.ndim != 4:
-        raise Sg2evalError("upfirdn2d needs a 4-D tensor [N, C, H, W]")
+        raise Sg2Error("upfirdn2d needs a 4-D tensor [N, C, H, W]")
     upx, upy = parse_scaling(up, "up")
     downx, downy = parse_scaling(down, "down")
     px0, px1, py0, py1 = parse_padding(padding)
@@ -109,7 +109,7 @@ def upfirdn2d(
     padded_w = x.shape[3] * upx + px0 + px1
     padded_h = x.shape[2] * upy + py0 + py1
     if padded_w < fw or padded_h < fh:
-        raise Sg2evalError(
+        raise Sg2Error(
             f"upfirdn2d: padded image {padded_h}x{padded_w} is smaller than the {fh}x{fw} filter; "
             "increase the padding or the input size"
         )

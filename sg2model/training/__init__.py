@@ -12,11 +12,19 @@ from __future__ import annotations
 
 from sg2model.training.loop import Trainer, train
 from sg2model.training.options import CONFIGS, TrainingConfig, TrainingOptions, get_config, register_config
-from sg2model.training.snapshot_metrics import SNAPSHOT_METRICS, SnapshotMetric, register_metric
+from sg2model.training.snapshot_metrics import (
+    SNAPSHOT_METRICS,
+    MetricContext,
+    MetricRecord,
+    SnapshotMetric,
+    register_metric,
+)
 
 __all__ = [
     "CONFIGS",
     "SNAPSHOT_METRICS",
+    "MetricContext",
+    "MetricRecord",
     "SnapshotMetric",
     "Trainer",
     "TrainingConfig",

@@ -8,7 +8,7 @@ A checkpoint at ``n`` images is
   plain containers and tensors only, read back with ``torch.load(weights_only=True)`` (no code runs);
 - ``checkpoint.json``: names the two files; written last.
 
-Each file is written under a temporary name and renamed (``sg2eval.io_utils``), and the pointer moves only
+Each file is written under a temporary name and renamed (``sg2model.core.files``), and the pointer moves only
 after both files are complete, so a crash mid-write leaves the previous checkpoint usable. The previous
 training-state file is deleted once the pointer has moved (network snapshots are all kept).
 """
@@ -24,8 +24,8 @@ from typing import Any
 import numpy as np
 import torch
 
-from sg2eval.errors import Sg2evalError
-from sg2eval.io_utils import atomic_path, write_json
+from sg2model.core.errors import Sg2Error
+from sg2model.core.files import atomic_path, write_json
 
 POINTER = "checkpoint.json"
 STATE_FORMAT = "sg2model-training-state"
@@ -51,14 +51,14 @@ def find_checkpoint(run_dir: str | Path) -> Checkpoint:
     """The latest complete checkpoint of ``run_dir`` (from its pointer file)."""
     pointer = Path(run_dir) / POINTER
     if not pointer.is_file():
-        raise Sg2evalError(f"{run_dir} has no {POINTER}; resume from a run directory of 'sg2eval train'")
+        raise Sg2Error(f"{run_dir} has no {POINTER}; resume from a run directory of 'sg2eval train'")
     info = json.loads(pointer.read_text())
     checkpoint = Checkpoint(
         pointer.parent / info["network"], pointer.parent / info["state"], int(info["nimg"])
     )
     for path in (checkpoint.network, checkpoint.state):
         if not path.is_file():
-            raise Sg2evalError(
+            raise Sg2Error(
                 f"{pointer} names {path.name}, which is missing; restore it or resume from a network"
             )
     return checkpoint
@@ -74,9 +74,9 @@ def read_state(path: Path) -> dict[str, Any]:
     """A training-state file, loaded without running code (``weights_only=True``)."""
     state = torch.load(path, map_location="cpu", weights_only=True)
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
-        raise Sg2evalError(f"{path} is not an sg2model training-state file")
+        raise Sg2Error(f"{path} is not an sg2model training-state file")
     if state.get("version") != STATE_VERSION:
-        raise Sg2evalError(f"{path} has training-state version {state.get('version')}; upgrade sg2model")
+        raise Sg2Error(f"{path} has training-state version {state.get('version')}; upgrade sg2model")
     return state
 
 

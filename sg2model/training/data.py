@@ -1,7 +1,8 @@
-"""Training images: random access to an ``sg2eval.sources`` image source, mirror augmentation, data order.
+"""Training images: random access to an image dataset, mirror augmentation, data order.
 
-Images are read through the toolkit's sources (folder, zip, ``.npy``/``.npz``; docs/CONTRACTS.md), decoded on
-demand with their reader (``open_binary`` + :func:`sg2eval.sources.pil_to_chw`) or sliced from the array.
+Images are read with :mod:`sg2datasets` (docs/CONTRACTS.md): an image folder or zip is decoded on demand
+(:class:`sg2datasets.images.ImageFiles`), a ``.npy``/``.npz`` array is sliced (memory-mapped for ``.npy``).
+The pixel conventions are the evaluation's, so a network is trained and measured on the same pixels.
 
 Mirror augmentation follows the official dataset: with ``mirror`` the dataset has ``2N`` items and item
 ``i >= N`` is image ``i - N`` flipped left-right. The order is a fresh permutation of all items every epoch,
@@ -10,16 +11,27 @@ drawn from ``(seed, epoch)`` only, so the position ``(epoch, index)`` is the who
 
 from __future__ import annotations
 
-import io
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import PIL.Image
 
-from sg2eval.errors import Sg2evalError
-from sg2eval.sources import ArraySource, ImageSource, open_source, pil_to_chw
-from sg2eval.sources.files import EncodedImageSource
+from sg2datasets.arrays import ARRAY_SUFFIXES, load_image_array, to_nchw
+from sg2datasets.images import ImageFiles, ImageFolder, ImageZip
+from sg2model.core.errors import Sg2Error
+
+
+def open_images(spec: str) -> ImageFiles | np.ndarray:
+    """An image folder or zip as :class:`ImageFiles`; a ``.npy``/``.npz`` as a uint8 ``[N, C, H, W]`` view."""
+    path = Path(spec)
+    if path.is_dir():
+        return ImageFolder(path)
+    suffix = path.suffix.lower()
+    if suffix == ".zip":
+        return ImageZip(path)
+    if suffix in ARRAY_SUFFIXES:
+        return to_nchw(load_image_array(path), name=str(path))
+    raise Sg2Error(f"{spec} is not an image dataset; train on an image folder, zip or .npy/.npz")
 
 
 class TrainingData:
@@ -27,21 +39,20 @@ class TrainingData:
 
     def __init__(self, spec: str, resolution: int | None = None, mirror: bool = False) -> None:
         if not Path(spec).exists():
-            raise Sg2evalError(f"training data {spec} does not exist; pass an image folder, zip or .npy/.npz")
-        self.source: ImageSource = open_source(spec)
-        if not isinstance(self.source, (EncodedImageSource, ArraySource)):
-            raise Sg2evalError(f"{spec} is not an image dataset; train on an image folder, zip or .npy/.npz")
-        self.num_images = len(self.source)
+            raise Sg2Error(f"training data {spec} does not exist; pass an image folder, zip or .npy/.npz")
+        self.spec = spec
+        self.images = open_images(spec)
+        self.num_images = len(self.images)
         self.mirror = mirror
         first = self._read_one(0)
         self.channels, height, width = (int(v) for v in first.shape)
         if height != width or height & (height - 1) or height < 8:
-            raise Sg2evalError(
+            raise Sg2Error(
                 f"{spec} holds {width}x{height} images; training needs square images whose side is a power "
                 "of two >= 8 (resize or crop the dataset first)"
             )
         if resolution is not None and resolution != height:
-            raise Sg2evalError(
+            raise Sg2Error(
                 f"--resolution {resolution} differs from the dataset's {height}x{height} images; "
                 f"pass --resolution {height} or resize the dataset"
             )
@@ -52,17 +63,9 @@ class TrainingData:
         return self.num_images * (2 if self.mirror else 1)
 
     def _read_one(self, index: int) -> np.ndarray:
-        if isinstance(self.source, ArraySource):
-            return np.asarray(self.source.images[index])
-        assert isinstance(self.source, EncodedImageSource)
-        name = self.source.names[index]
-        with self.source.open_binary(name) as handle:
-            data = handle.read()
-        try:
-            with PIL.Image.open(io.BytesIO(data)) as image:
-                return pil_to_chw(image, f"{self.source.location}/{name}")
-        except PIL.UnidentifiedImageError as error:
-            raise Sg2evalError(f"{self.source.location}/{name} is not a readable image; remove it") from error
+        if isinstance(self.images, np.ndarray):
+            return np.asarray(self.images[index])
+        return self.images.decode(index)
 
     def read(self, items: np.ndarray) -> np.ndarray:
         """uint8 ``[n, C, R, R]`` of the given item indices."""
@@ -70,8 +73,8 @@ class TrainingData:
         for item in items.tolist():
             image = self._read_one(item % self.num_images)
             if tuple(image.shape) != (self.channels, self.resolution, self.resolution):
-                raise Sg2evalError(
-                    f"image {item % self.num_images} of {self.source.describe().get('path')} has shape "
+                raise Sg2Error(
+                    f"image {item % self.num_images} of {self.spec} has shape "
                     f"{tuple(image.shape)}, unlike the first image; all images must have one size"
                 )
             images.append(image[:, :, ::-1] if item >= self.num_images else image)
@@ -122,7 +125,7 @@ class DataOrder:
 
     def load_state(self, state: dict[str, int]) -> None:
         if state["num_items"] != self.num_items or state["seed"] != self.seed:
-            raise Sg2evalError(
+            raise Sg2Error(
                 f"the checkpoint's data order covers {state['num_items']} items with seed {state['seed']}, "
                 f"this run {self.num_items} with seed {self.seed}; "
                 "resume with the same data, --mirror and --seed"

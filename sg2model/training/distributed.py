@@ -21,7 +21,7 @@ import torch
 import torch.distributed as dist
 import torch.multiprocessing as mp
 
-from sg2eval.errors import Sg2evalError
+from sg2model.core.errors import Sg2Error
 
 
 @dataclass(frozen=True)
@@ -135,6 +135,6 @@ def _spawned(rank: int, size: int, init_file: str, fn: Callable[..., Any], args:
 def spawn_local(size: int, fn: Callable[..., Any], args: tuple[Any, ...]) -> None:
     """Run ``fn(*args)`` in ``size`` new processes on this machine, joined in one process group."""
     if "WORLD_SIZE" in os.environ and int(os.environ["WORLD_SIZE"]) > 1:
-        raise Sg2evalError("already inside a torchrun process group; do not pass --gpus as well")
+        raise Sg2Error("already inside a torchrun process group; do not pass --gpus as well")
     with tempfile.TemporaryDirectory() as tmp:
         mp.spawn(_spawned, args=(size, os.path.join(tmp, "init"), fn, args), nprocs=size, join=True)

@@ -34,9 +34,9 @@ from typing import Any
 import numpy as np
 import torch
 
-from sg2eval.errors import Sg2evalError
-from sg2eval.io_utils import write_json
-from sg2eval.plots import save_image_grid
+from sg2model.core.errors import Sg2Error
+from sg2model.core.files import write_json
+from sg2model.core.images import save_image_grid, to_uint8
 from sg2model.networks import Discriminator, Generator
 from sg2model.training import checkpoint as ckpt
 from sg2model.training import distributed as dist_utils
@@ -135,20 +135,20 @@ class Trainer:
         self.world = world or dist_utils.World(0, 1, dist_utils.pick_device(options.device, 0))
         self.device = self.world.device
         if options.gpus is not None and options.gpus != self.world.size:
-            raise Sg2evalError(
+            raise Sg2Error(
                 f"--gpus {options.gpus} but {self.world.size} process(es) joined; "
                 "match torchrun's --nproc-per-node"
             )
         if options.batch % self.world.size:
-            raise Sg2evalError(f"--batch {options.batch} is not divisible by {self.world.size} processes")
+            raise Sg2Error(f"--batch {options.batch} is not divisible by {self.world.size} processes")
         self.batch_gpu = options.batch_gpu or options.batch // self.world.size
         if (options.batch // self.world.size) % self.batch_gpu:
-            raise Sg2evalError(f"--batch-gpu {self.batch_gpu} does not divide the per-process batch")
+            raise Sg2Error(f"--batch-gpu {self.batch_gpu} does not divide the per-process batch")
         self.rounds = options.batch // (self.world.size * self.batch_gpu)
         self.pl_batch = max(self.batch_gpu // options.pl_batch_shrink, 1)
         group = min(4, self.batch_gpu)
         if self.batch_gpu % group or self.pl_batch % min(4, self.pl_batch):
-            raise Sg2evalError(
+            raise Sg2Error(
                 f"images per process and round ({self.batch_gpu}) must split into minibatch-std groups of 4; "
                 "use a --batch-gpu that is a multiple of 4 (or 1, 2)"
             )
@@ -357,7 +357,7 @@ class Trainer:
         elif path.is_file():
             self._load_weights(load_network(path), path, None)
         else:
-            raise Sg2evalError(f"--resume {path} does not exist; give a run directory or a network file")
+            raise Sg2Error(f"--resume {path} does not exist; give a run directory or a network file")
 
     def _load_weights(self, bundle: Any, origin: Path, raw_state: dict[str, Any] | None) -> None:
         """Check that ``bundle`` matches this run's networks and load its weights (or the raw state dicts
@@ -366,16 +366,16 @@ class Trainer:
             net = getattr(self, name)
             source = getattr(bundle, name) or (bundle.G if name == "G_ema" else None)
             if source is None:
-                raise Sg2evalError(f"{origin} holds no {name}; resume needs G and D")
+                raise Sg2Error(f"{origin} holds no {name}; resume needs G and D")
             if not _same_spec(source.config, net.config):
-                raise Sg2evalError(
+                raise Sg2Error(
                     f"{origin}'s {name} was built with other options than this run's; resume with the "
                     "same --config, resolution and network options"
                 )
             if raw_state is not None:
                 net.load_state_dict(raw_state[name])
             elif has_spectral_norm(net):
-                raise Sg2evalError(
+                raise Sg2Error(
                     "a spectral-norm run resumes from its run directory only, not from a network file"
                 )
             else:
@@ -409,7 +409,7 @@ class Trainer:
         generator = stream(self.options.seed, (0, STREAM_IDS["grid"], 0), self.device)
         z = torch.randn([cols * rows, self.G.z_dim], generator=generator, device=self.device)
         images = torch.cat([self.G_ema(part, None, noise_mode="const") for part in z.split(self.batch_gpu)])
-        return (images * 127.5 + 128).clamp(0, 255).to(torch.uint8).cpu().numpy()
+        return to_uint8(images).cpu().numpy()
 
     def run(self) -> Path:
         """Train to ``kimg``: ticks, checkpoints, grids and metrics; returns the run directory."""
@@ -482,14 +482,14 @@ class Trainer:
             num=self.options.metric_num,
         )
         for name in self.options.metrics:
-            result = compute_metric(name, context)
+            record = compute_metric(name, context)
             log.write(
                 {
                     "event": "metric",
                     "kimg": self.cur_nimg / 1000,
                     "metric": name,
-                    "values": result.values,
-                    "params": result.to_dict()["params"],
+                    "values": record.values,
+                    "params": record.params,
                 }
             )
         dist_utils.barrier(self.world)

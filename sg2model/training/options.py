@@ -22,7 +22,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
-from sg2eval.errors import Sg2evalError
+from sg2model.core.errors import Sg2Error
 
 
 @dataclass(frozen=True)
@@ -53,7 +53,7 @@ def register_config(config: TrainingConfig) -> None:
 def get_config(name: str) -> TrainingConfig:
     """The training configuration called ``name``; unknown names raise listing the known ones."""
     if name not in CONFIGS:
-        raise Sg2evalError(f"unknown training config {name!r}; choose one of {', '.join(sorted(CONFIGS))}")
+        raise Sg2Error(f"unknown training config {name!r}; choose one of {', '.join(sorted(CONFIGS))}")
     return CONFIGS[name]
 
 
@@ -154,7 +154,7 @@ class TrainingOptions:
         get_config(self.config)
         res = self.resolution
         if res is not None and (res < 8 or res & (res - 1)):
-            raise Sg2evalError(f"--resolution {res} is not a power of two >= 8; use e.g. 32, 256 or 1024")
+            raise Sg2Error(f"--resolution {res} is not a power of two >= 8; use e.g. 32, 256 or 1024")
         _positive("--batch", self.batch)
         _positive("--kimg", self.kimg)
         for name in ("batch_gpu", "gpus", "g_reg_interval", "d_reg_interval", "pl_batch_shrink"):
@@ -163,12 +163,12 @@ class TrainingOptions:
                 _positive(f"--{name.replace('_', '-')}", value)
         gpus = self.gpus or 1
         if self.batch % gpus:
-            raise Sg2evalError(
+            raise Sg2Error(
                 f"--batch {self.batch} is not divisible by --gpus {gpus}; use a multiple of it"
             )
         per_gpu = self.batch // gpus
         if self.batch_gpu is not None and per_gpu % self.batch_gpu:
-            raise Sg2evalError(
+            raise Sg2Error(
                 f"--batch-gpu {self.batch_gpu} does not divide the per-GPU batch {per_gpu} (--batch / --gpus)"
             )
         for name in ("tick_kimg", "snapshot_kimg", "lr", "ema_kimg"):
@@ -197,7 +197,7 @@ class TrainingOptions:
 
 def _positive(flag: str, value: float) -> None:
     if not value > 0:
-        raise Sg2evalError(f"{flag} must be positive, got {value}")
+        raise Sg2Error(f"{flag} must be positive, got {value}")
 
 
 @dataclass(frozen=True)

@@ -1,4 +1,4 @@
-"""Small file helpers shared by every writer: outputs appear whole or not at all."""
+"""File helpers shared by every writer (outputs appear whole or not at all) and file hashing."""
 
 from __future__ import annotations
 

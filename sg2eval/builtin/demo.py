@@ -8,7 +8,7 @@ The pipeline (docs/demo.md), all offline:
    linear separability in W against the shipped attribute classifiers (bits, StyleGAN journal Sec. 4.2),
    and the projection of a handful of generated and real images (StyleGAN2 Sec. 5, Appendix D) whose
    distances decide an attribution threshold (Section 5.1, :mod:`sg2eval.attribution`);
-3. the small built-in versions of the paper's reports (:mod:`sg2reports.builtin`): Tables 1-4 over
+3. the small built-in versions of the paper's reports (:mod:`sg2eval.builtin.reports`): Tables 1-4 over
    ``report_seeds`` seeds with mean, standard deviation and confidence interval, and Figure 10's histograms,
    on the same two networks, in ``reports/``;
 4. a report folder: ``results.csv`` / ``results.md`` (one row per network), ``report.json`` (every result
@@ -37,8 +37,8 @@ import pandas as pd
 import torch
 
 from sg2eval.errors import Sg2evalError
-from sg2eval.io_utils import atomic_open, write_json
 from sg2eval.result import Result, runtime_versions
+from sg2model.core.files import atomic_open, write_json
 
 REPORT_JSON = "report.json"
 REPORT_FORMAT = "sg2eval-demo-report-v1"
@@ -270,7 +270,8 @@ def to_markdown(table: pd.DataFrame) -> str:
 
 
 def _write_figures(folder: Path, real: np.ndarray, runs: list[NetworkRun], labels: dict[str, str]) -> None:
-    from sg2eval.plots import save_histogram, save_image_grid
+    from sg2eval.plots import save_histogram
+    from sg2model.core.images import save_image_grid
 
     save_image_grid(np.concatenate([real[:16], *(run.samples for run in runs)]), folder / "samples.png", 16)
     for run in runs:
@@ -289,7 +290,7 @@ def _attribution_histogram(path: Path, runs: list[NetworkRun], xlabel: str) -> N
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    from sg2eval.io_utils import atomic_path
+    from sg2model.core.files import atomic_path
 
     fig, axes = plt.subplots(1, len(runs), figsize=(5 * len(runs), 3.2), dpi=110, squeeze=False)
     try:
@@ -353,7 +354,6 @@ def run_demo(
 ) -> DemoReport:
     """Run the demo and write its report folder ``out`` (replacing an earlier demo report there)."""
     from sg2datasets.shapes import make_shapes
-
     from sg2eval.builtin.paths import EARLY_NETWORK, FINAL_NETWORK, asset, manifest
 
     start = time.perf_counter()
@@ -389,8 +389,8 @@ def run_demo(
 
 def _builtin_reports(folder: Path, real: np.ndarray, attributes: np.ndarray, settings: DemoSettings,
                      device: str) -> dict[str, Any]:
-    """The paper's reports in small (:mod:`sg2reports.builtin`), sized by the demo's settings."""
-    from sg2reports.builtin import BuiltinSizes, run_builtin_reports
+    """The paper's reports in small (:mod:`sg2eval.builtin.reports`), sized by the demo's settings."""
+    from sg2eval.builtin.reports import BuiltinSizes, run_builtin_reports
 
     sizes = BuiltinSizes(settings.report_seeds, settings.report_num, settings.ppl_samples,
                          settings.num_project, settings.project_steps)

@@ -1,12 +1,12 @@
 """The small built-in reports: Tables 1-4 and Figure 10 on the networks shipped in ``sg2eval/builtin/assets``.
 
-The manifests (``builtin_manifests/<table>.toml``, package data) name the shipped final and early snapshots
-and the built-in shapes data (``shapes32.zip``), and measure with the in-domain detectors (``shapes-features``
-for FD and P&R, ``shapes-lpips`` for PPL and the projector): their numbers are in-domain distances, and their
-rows have no published values. ``sg2eval report <table> --manifest`` runs them at their own sizes; the demo
-(:mod:`sg2eval.demo`) runs all five at its own, smaller sizes (:class:`BuiltinSizes`) through
-:func:`run_builtin_reports`, with one cell store, so Tables 2-4 reuse Table 1's cells wherever a row, metric,
-option set and seed coincide.
+The manifests (``manifests/<table>.toml`` beside this module, package data) name the shipped final and early
+snapshots and the built-in shapes data (``shapes32.zip``), and measure with the in-domain detectors
+(``shapes-features`` for FD and P&R, ``shapes-lpips`` for PPL and the projector): their numbers are in-domain
+distances, and their rows have no published values. ``sg2eval report <table> --manifest`` runs them at their
+own sizes; the demo (:mod:`sg2eval.builtin.demo`) runs all five at its own, smaller sizes
+(:class:`BuiltinSizes`) through :func:`run_builtin_reports`, with one cell store, so Tables 2-4 reuse Table
+1's cells wherever a row, metric, option set and seed coincide.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from sg2reports.manifest import Manifest, load_manifest
 from sg2reports.outputs import write_report
 from sg2reports.runner import Report, run_report
 
-MANIFESTS = Path(__file__).resolve().with_name("builtin_manifests")
+MANIFESTS = Path(__file__).resolve().with_name("manifests")
 BUILTIN_TABLES = ("table1", "table2", "table3", "table4", "fig10")
 DATASET_FILE = "shapes32.zip"  # the manifests' [datasets.shapes32] path
 

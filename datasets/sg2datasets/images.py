@@ -1,0 +1,156 @@
+"""Images on disk as uint8 ``[C, H, W]`` arrays: decoding, colour rules, folders and zips of encoded files.
+
+Colour handling follows stylegan2-ada-pytorch: its dataset tool keeps grayscale images single-channel (PIL
+mode ``L``) and its metric code repeats one channel to three right before the detector, so a grayscale
+dataset gives the same features as its RGB copy. Images with an alpha channel lose it
+(``PIL.Image.convert('RGB')``, what ``dataset_tool.py --img-format RGB`` does). Images with more than 8 bits
+per sample are refused rather than silently rescaled.
+
+Order of a folder or zip: sorted relative paths with ``/`` separators (Python string order), as
+stylegan2-ada-pytorch's ``ImageFolderDataset`` and ``dataset_tool.py`` sort them. The content hash covers,
+for each used image, its relative path and its bytes (streamed), so a folder and a zip holding the same files
+under the same names share one hash, and changing any byte of any used image changes it.
+
+Evaluation reads these through :mod:`sg2eval.sources`, training through :mod:`sg2model.training.data`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import zipfile
+from abc import ABC, abstractmethod
+from pathlib import Path
+from typing import IO
+
+import numpy as np
+import PIL.Image
+
+from sg2model.core.errors import Sg2Error
+
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+# PIL modes kept as single-channel 8-bit grayscale; any other 8-bit mode becomes RGB.
+GRAYSCALE_MODES = ("L", "1", "LA", "La")
+# Modes with more than 8 bits per sample: rejected rather than silently rescaled.
+HIGH_DEPTH_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
+_CHUNK = 1 << 20
+
+
+def is_image_name(name: str) -> bool:
+    """Whether a file or member name has one of the :data:`IMAGE_SUFFIXES`."""
+    return name.lower().endswith(IMAGE_SUFFIXES)
+
+
+def pil_to_chw(image: PIL.Image.Image, name: str) -> np.ndarray:
+    """A decoded image -> uint8 ``[C, H, W]`` with C = 1 (grayscale) or 3 (RGB; alpha dropped)."""
+    if image.mode in HIGH_DEPTH_MODES:
+        raise Sg2Error(
+            f"{name} is a {image.mode} image (more than 8 bits per sample); "
+            "convert the dataset to 8-bit PNG/JPEG"
+        )
+    target = "L" if image.mode in GRAYSCALE_MODES else "RGB"
+    if image.mode != target:
+        image = image.convert(target)
+    pixels = np.asarray(image, dtype=np.uint8)
+    return pixels[np.newaxis] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
+
+
+def decode_image(data: bytes, name: str) -> np.ndarray:
+    """Encoded image bytes -> uint8 ``[C, H, W]`` (:func:`pil_to_chw`); unreadable bytes name ``name``."""
+    try:
+        with PIL.Image.open(io.BytesIO(data)) as image:
+            return pil_to_chw(image, name)
+    except PIL.UnidentifiedImageError as error:
+        raise Sg2Error(f"{name} is not a readable image; remove or replace it") from error
+
+
+def check_same_shape(expected: tuple[int, ...], image: np.ndarray, name: str) -> None:
+    """Raise naming ``name`` when ``image`` [C, H, W] differs from the dataset's first image."""
+    if tuple(image.shape) != expected:
+        raise Sg2Error(
+            f"{name} is {_shape_text(image.shape)} but the first image is {_shape_text(expected)}; "
+            "all images of a source must have the same size and channels (resize or convert them first)"
+        )
+
+
+def _shape_text(shape: tuple[int, ...]) -> str:
+    channels, height, width = shape
+    return f"{width}x{height} with {channels} channel{'s' if channels != 1 else ''}"
+
+
+class ImageFiles(ABC):
+    """Encoded images under relative names (sorted); subclasses say how to open a name."""
+
+    kind: str
+
+    def __init__(self, location: Path, names: list[str]) -> None:
+        if not names:
+            raise Sg2Error(f"{location} contains no .png, .jpg, .jpeg or .webp images")
+        self.location = location
+        self.names = names
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+    @abstractmethod
+    def open_binary(self, name: str) -> IO[bytes]:
+        """The encoded bytes of image ``name``."""
+
+    def label(self, name: str) -> str:
+        """How messages name one image: ``<location>/<name>``."""
+        return f"{self.location}/{name}"
+
+    def decode(self, index: int) -> np.ndarray:
+        """Image ``index`` as uint8 ``[C, H, W]``."""
+        name = self.names[index]
+        with self.open_binary(name) as handle:
+            data = handle.read()
+        return decode_image(data, self.label(name))
+
+    def content_hash(self, count: int) -> str:
+        """SHA-256 hex of the names and bytes of the first ``count`` images."""
+        digest = hashlib.sha256(b"sg2eval-encoded-images-v1\0")
+        for name in self.names[:count]:
+            encoded = name.encode("utf-8")
+            digest.update(len(encoded).to_bytes(8, "little") + encoded)
+            file_digest = hashlib.sha256()
+            with self.open_binary(name) as handle:
+                for chunk in iter(lambda h=handle: h.read(_CHUNK), b""):  # type: ignore[misc]
+                    file_digest.update(chunk)
+            digest.update(file_digest.digest())
+        return digest.hexdigest()
+
+
+class ImageFolder(ImageFiles):
+    """All image files under a folder, recursively, in sorted relative-path order."""
+
+    kind = "folder"
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        root = Path(path)
+        names = sorted(
+            p.relative_to(root).as_posix() for p in root.rglob("*") if is_image_name(p.name) and p.is_file()
+        )
+        super().__init__(root, names)
+
+    def open_binary(self, name: str) -> IO[bytes]:
+        return open(self.location / name, "rb")
+
+
+class ImageZip(ImageFiles):
+    """All image members of a zip archive, in sorted member-name order."""
+
+    kind = "zip"
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        archive = Path(path)
+        try:
+            self._zip = zipfile.ZipFile(archive)
+        except zipfile.BadZipFile as error:
+            raise Sg2Error(f"{archive} is not a valid zip archive") from error
+        names = sorted(n for n in self._zip.namelist() if is_image_name(n) and not n.endswith("/"))
+        super().__init__(archive, names)
+
+    def open_binary(self, name: str) -> IO[bytes]:
+        return self._zip.open(name)
