@@ -39,9 +39,10 @@ from sg2eval.metrics.fid import Covariance, compute_fid
 from sg2eval.metrics.kid import KidConfig, compute_kid
 from sg2eval.metrics.linalg import SqrtmMethod
 from sg2eval.metrics.pr import DistanceDtype, PrConfig, compute_precision_recall
-from sg2eval.result import Result, Stopwatch, runtime_versions
+from sg2eval.result import Result, Stopwatch, provenance
 from sg2eval.sources import ImageSource, NetworkSource, open_source
 from sg2eval.sources.arrays import Layout
+from sg2model.core.device import resolve_device
 
 SourceLike = Union[str, "os.PathLike[str]", np.ndarray, torch.Tensor, ImageSource, FeatureSet]
 DetectorLike = str | Callable[[torch.Tensor], Any]
@@ -71,9 +72,7 @@ class RunOptions:
     progress: bool = False
 
     def torch_device(self) -> torch.device:
-        if self.device == "auto":
-            return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-        return torch.device(self.device)
+        return resolve_device(self.device)
 
 
 class RunKwargs(TypedDict, total=False):
@@ -200,8 +199,8 @@ class _Session:
     def finish(self, result: Result, real: dict[str, Any], fake: dict[str, Any]) -> Result:
         """Check that both sides used one detector; attach sources, detector, versions, device, time."""
         reference = detector_identity(self._detector) if self._detector is not None else None
-        for role, provenance in (("real", real), ("fake", fake)):
-            recorded = provenance.get("detector_identity")
+        for role, side in (("real", real), ("fake", fake)):
+            recorded = side.get("detector_identity")
             if reference is None:
                 reference = recorded
             elif recorded is not None and recorded != reference:
@@ -212,15 +211,14 @@ class _Session:
                     "use one detector and weights for both"
                 )
         detector = self._detector.describe() if self._detector is not None else real.get("detector")
-        provenance = {
-            "sources": {"real": _without_detector(real), "fake": _without_detector(fake)},
-            "detector": detector,
-            "versions": runtime_versions(),
-            "device": str(self.device),
-            "cache_dir": str(self.cache.root) if self.cache.enabled else None,
-            "elapsed_s": self.clock.elapsed_s,
-        }
-        return replace(result, provenance={**result.provenance, **provenance})
+        made = provenance(
+            self.clock,
+            self.device,
+            sources={"real": _without_detector(real), "fake": _without_detector(fake)},
+            detector=detector,
+            details={"cache_dir": str(self.cache.root) if self.cache.enabled else None},
+        )
+        return result.with_provenance(**made)
 
 
 def _without_detector(provenance: dict[str, Any]) -> dict[str, Any]:
@@ -313,8 +311,7 @@ def compute_features(
     :func:`sg2eval.features.write_features_file` to reuse them as a source later."""
     session = _session("inception-v3-tf", options)
     found = session.features(source, num, "features")
-    provenance = {**found.provenance, "versions": runtime_versions(), "elapsed_s": session.clock.elapsed_s}
-    return FeatureSet(found.features, provenance)
+    return FeatureSet(found.features, {**found.provenance, **provenance(session.clock, session.device)})
 
 
 def _pick(specific: Num, shared: Num) -> Num:

@@ -178,7 +178,7 @@ def extract_moments(
     for features in job.batches():
         if accumulator is None:
             accumulator = FeatureMoments(features.shape[1], device)
-        accumulator.add(features)
+        accumulator.update(features)
     assert accumulator is not None
     return MomentSet(accumulator, job.save("moments", accumulator.state))
 
@@ -186,7 +186,7 @@ def extract_moments(
 def moments_of(features: FeatureSet, device: torch.device | str = "cpu") -> MomentSet:
     """Moments of an in-memory feature set (features files and arrays given to FID)."""
     moments = FeatureMoments(features.features.shape[1], device)
-    moments.add(features.features)
+    moments.update(features.features)
     return MomentSet(moments, features.provenance)
 
 

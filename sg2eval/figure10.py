@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from sg2eval.attribution import Calibration, calibrate_network, find_calibration, open_network
+from sg2eval.attribution import Calibration, calibrate_network, find_calibration, open_setup
 from sg2eval.errors import Sg2evalError
 from sg2eval.projector import ProjectorConfig, StepReport
 from sg2model.core.files import atomic_path
@@ -51,7 +51,7 @@ def figure10_networks(
     labels: Sequence[str] | None = None,
     lpips: str = "auto",
     lpips_weights: str | None = None,
-    device: str = "cpu",
+    device: str = "auto",
     seed: int = 0,
     batch_size: int = 8,
     callback: Callable[[StepReport], None] | None = None,
@@ -64,8 +64,8 @@ def figure10_networks(
     wanted = (config or ProjectorConfig()).to_dict()
     calibrations = {}
     for label, network in zip(names, networks, strict=True):
-        setup = open_network(network, lpips, lpips_weights, device)
-        found = find_calibration(network, setup.network_sha256, setup.lpips)
+        setup = open_setup(network, lpips, lpips_weights, device)
+        found = find_calibration(network, setup.network.sha256, setup.lpips)
         if found is not None and found[0].projector == wanted and len(found[0].generated) >= num:
             calibrations[label] = found[0]
         else:
@@ -75,9 +75,11 @@ def figure10_networks(
     return figure10_frame(calibrations)
 
 
-def save_figure10(frame: pd.DataFrame, path: str | os.PathLike[str], bins: int = 40) -> None:
+def save_figure10(
+    frame: pd.DataFrame, path: str | os.PathLike[str], bins: int = 40, xlabel: str = "LPIPS distance"
+) -> None:
     """Write the histograms of :func:`figure10_frame`'s table as one PNG, a panel per network, with the
-    threshold as a dashed line."""
+    threshold as a dashed line; ``xlabel`` names the distance (another one than LPIPS, say so)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -96,7 +98,7 @@ def save_figure10(frame: pd.DataFrame, path: str | os.PathLike[str], bins: int =
                 ax.hist(values, bins=edges, color=color, alpha=0.6, label=f"{kind} ({len(values)})")
             ax.axvline(float(rows["threshold"].iloc[0]), color="black", linestyle="--", linewidth=1)
             ax.set_title(label, fontsize=9)
-            ax.set_xlabel("LPIPS distance")
+            ax.set_xlabel(xlabel)
         axes[0][0].set_ylabel("images")
         axes[0][0].legend(fontsize=7)
         fig.tight_layout()

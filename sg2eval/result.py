@@ -1,25 +1,30 @@
 """Metric results: the value(s), per-item data where it exists, parameters and provenance.
 
-Every metric of the toolkit returns a :class:`Result`, whatever called it (CLI, Python API, training-time
-evaluation, reports). It converts to a pandas row (:meth:`Result.to_frame`) and to JSON
-(:meth:`Result.to_dict`), which is what ``--json OUT`` writes.
+Every metric of the toolkit returns a frozen :class:`Result`, whatever called it (CLI, Python API,
+training-time evaluation, reports, the demo). It converts to a pandas row (:meth:`Result.to_frame`) and to
+JSON (:meth:`Result.to_dict`), which is what ``--json OUT`` writes. Provenance is made in one place,
+:func:`provenance`: every result names its inputs under the same keys (``network``, ``sources``,
+``detector``, ``lpips``, ``classifiers``), then its ``details``, the ``device``, the package ``versions`` and
+the ``elapsed_s`` of a :class:`Stopwatch` started when the computation began.
 """
 
 from __future__ import annotations
 
 import platform
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
 import pandas as pd
+import torch
 
 
 def runtime_versions() -> dict[str, str]:
     """Versions of the packages that decide a metric's numbers."""
     import scipy
-    import torch
 
     from sg2eval import __version__
 
@@ -32,21 +37,65 @@ def runtime_versions() -> dict[str, str]:
     }
 
 
-@dataclass
+class Stopwatch:
+    """Wall-clock timer for the ``elapsed_s`` provenance field."""
+
+    def __init__(self) -> None:
+        self._start = time.perf_counter()
+
+    @property
+    def elapsed_s(self) -> float:
+        return time.perf_counter() - self._start
+
+
+def provenance(
+    clock: Stopwatch,
+    device: torch.device | str | None,
+    *,
+    network: Mapping[str, Any] | None = None,
+    sources: Mapping[str, Any] | None = None,
+    detector: Mapping[str, Any] | None = None,
+    lpips: Mapping[str, Any] | None = None,
+    classifiers: Mapping[str, Any] | None = None,
+    details: Mapping[str, Any] | None = None,
+    versions: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """The provenance of one result: the inputs that were given, ``details`` (metric-specific facts such as
+    the cache folder or the number of pairs kept), then ``device``, ``versions`` (plus ``versions`` given)
+    and ``elapsed_s``."""
+    inputs = {"network": network, "sources": sources, "detector": detector, "lpips": lpips,
+              "classifiers": classifiers}  # fmt: skip
+    out: dict[str, Any] = {key: dict(value) for key, value in inputs.items() if value is not None}
+    out.update(details or {})
+    out["device"] = None if device is None else str(device)
+    out["versions"] = {**runtime_versions(), **(versions or {})}
+    out["elapsed_s"] = clock.elapsed_s
+    return out
+
+
+@dataclass(frozen=True)
 class Result:
-    """Outcome of one metric computation.
+    """Outcome of one metric computation (frozen; :meth:`with_params` / :meth:`with_provenance` make
+    changed copies).
 
     ``values`` holds the headline numbers (``{"fid": 2.84}``, ``{"precision": .., "recall": ..}``);
     ``per_item`` holds arrays or tables (per-image PPL, per-attribute entropies, projection distances);
-    ``params`` the metric's parameters; ``provenance`` sources, hashes, detector, seeds, versions, device,
-    elapsed time.
+    ``params`` the metric's parameters; ``provenance`` what :func:`provenance` builds.
     """
 
     metric: str
-    values: dict[str, float]
-    params: dict[str, Any] = field(default_factory=dict)
-    provenance: dict[str, Any] = field(default_factory=dict)
-    per_item: dict[str, Any] = field(default_factory=dict)
+    values: Mapping[str, float]
+    params: Mapping[str, Any] = field(default_factory=dict)
+    provenance: Mapping[str, Any] = field(default_factory=dict)
+    per_item: Mapping[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        for name in ("values", "params", "provenance", "per_item"):
+            object.__setattr__(self, name, MappingProxyType(dict(getattr(self, name))))
+
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:  # pickle and deepcopy: plain dicts inside
+        parts = (self.values, self.params, self.provenance, self.per_item)
+        return Result, (self.metric, *(dict(part) for part in parts))
 
     @property
     def value(self) -> float:
@@ -54,6 +103,14 @@ class Result:
         if self.metric in self.values:
             return self.values[self.metric]
         return next(iter(self.values.values()))
+
+    def with_params(self, **params: Any) -> Result:
+        """A copy with ``params`` added (or replaced)."""
+        return replace(self, params={**self.params, **params})
+
+    def with_provenance(self, **entries: Any) -> Result:
+        """A copy with provenance ``entries`` added (or replaced)."""
+        return replace(self, provenance={**self.provenance, **entries})
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready dict: ``{"metric": ..., "value": ..., <each value>, "params", "provenance"}``."""
@@ -74,7 +131,7 @@ class Result:
 
 
 def _jsonable(obj: Any) -> Any:
-    if isinstance(obj, dict):
+    if isinstance(obj, Mapping):
         return {str(k): _jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_jsonable(v) for v in obj]
@@ -83,14 +140,3 @@ def _jsonable(obj: Any) -> Any:
     if isinstance(obj, np.ndarray):
         return obj.tolist()
     return obj
-
-
-class Stopwatch:
-    """Wall-clock timer for the ``elapsed_s`` provenance field."""
-
-    def __init__(self) -> None:
-        self._start = time.perf_counter()
-
-    @property
-    def elapsed_s(self) -> float:
-        return time.perf_counter() - self._start

@@ -78,15 +78,30 @@ def record(result: Result, name: str) -> MetricRecord:
 
 
 SNAPSHOT_RECIPES: tuple[DistributionRecipe | PPLRecipe, ...] = (
-    DistributionRecipe("fid50k", "FID, 50k generated vs the first 50k reals (TF, N-1)", "fid", 50_000, 50_000,
-                       {"covariance": "unbiased"}),
-    DistributionRecipe("fid50k_full", "FID, 50k generated vs all reals (ada, N)", "fid", 50_000, None,
-                       {"covariance": "biased"}),
+    DistributionRecipe(
+        "fid50k",
+        "FID, 50k generated vs the first 50k reals (TF, N-1)",
+        "fid",
+        50_000,
+        50_000,
+        {"covariance": "unbiased"},
+    ),
+    DistributionRecipe(
+        "fid50k_full",
+        "FID, 50k generated vs all reals (ada, N)",
+        "fid",
+        50_000,
+        None,
+        {"covariance": "biased"},
+    ),
     DistributionRecipe("kid50k_full", "KID, 50k generated vs all reals", "kid", 50_000, None),
-    DistributionRecipe("pr50k3", "precision/recall, k=3, 50k each (VGG16)", "precision_recall", 50_000,
-                       50_000),
-    *(PPLRecipe(name, f"perceptual path length, preset {name}")
-      for name in ("ppl_zfull", "ppl_wfull", "ppl_zend", "ppl_wend", "ppl2_wend")),
+    DistributionRecipe(
+        "pr50k3", "precision/recall, k=3, 50k each (VGG16)", "precision_recall", 50_000, 50_000
+    ),
+    *(
+        PPLRecipe(name, f"perceptual path length, preset {name}")
+        for name in ("ppl_zfull", "ppl_wfull", "ppl_zend", "ppl_wend", "ppl2_wend")
+    ),
 )
 
 for _recipe in SNAPSHOT_RECIPES:

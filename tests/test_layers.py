@@ -26,10 +26,19 @@ def test_no_import_points_up() -> None:
 
 def test_layers_follow_the_architecture() -> None:
     contract = _contract()
-    order = [contract.layer_of(m) for m in (
-        "sg2model.core.errors", "sg2datasets.images", "sg2model.networks", "cuda_ops.build",
-        "sg2eval.metrics.fid", "sg2reports.runner", "sg2eval.cli.main", "sg2eval.builtin.demo",
-    )]
+    order = [
+        contract.layer_of(m)
+        for m in (
+            "sg2model.core.errors",
+            "sg2datasets.images",
+            "sg2model.networks",
+            "cuda_ops.build",
+            "sg2eval.metrics.fid",
+            "sg2reports.runner",
+            "sg2eval.cli.main",
+            "sg2eval.builtin.demo",
+        )
+    ]
     assert order == [0, 1, 2, 2, 3, 4, 5, 5]
     assert contract.layer_of("torch.nn") is None
 

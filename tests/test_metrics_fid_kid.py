@@ -117,7 +117,7 @@ def test_moments_match_numpy_and_do_not_depend_on_batch_size() -> None:
     for batch in (1, 7, 64, 257):
         moments = FeatureMoments(20)
         for start in range(0, len(features), batch):
-            moments.add(torch.from_numpy(features[start : start + batch]))
+            moments.update(torch.from_numpy(features[start : start + batch]))
         results.append(moments.gaussian("unbiased"))
     for stats in results:
         np.testing.assert_allclose(stats.mu, reference_mu, rtol=1e-12)

@@ -637,7 +637,7 @@ def test_cli_writes_json_per_image_csv_and_figures(tmp_path, offline_weights) ->
     assert payload["metric"] == "ppl" and payload["value"] > 0
     assert payload["params"]["preset"] == "ppl_zfull" and payload["params"]["crop"] is False
     assert payload["params"]["space"] == "z" and payload["params"]["num_samples"] == 24
-    assert payload["provenance"]["network"]["source_format"] == "sg2"
+    assert payload["provenance"]["network"]["format"] == "sg2"
     assert payload["provenance"]["lpips"]["lpips"] == "vgg16-nv"
     table = pd.read_csv(out / "scores.csv")
     assert list(table.columns) == ["index", "t", "distance", "kept"] and len(table) == 24

@@ -10,8 +10,8 @@ Seeds: image ``i`` of a network source is made from seed ``first + i`` (``sg2eva
 the default FID and P&R functions start seed index ``s`` at ``first = s * num``: the ten runs see disjoint
 sets of generated images, as ten independently seeded runs of the official code do. The reals are the
 first ``num_real`` images of the dataset in every run (TF ``fid50k``'s choice). PPL passes ``s`` as its
-seed (pairs are seeded by ``(seed, i)``). The projection function projects ``num`` generated images
-(seeds ``s * num + i``) and the real images ``s * num .. (s + 1) * num - 1`` of the dataset.
+seed (pairs are seeded by ``(seed, i)``). The projection function projects ``num`` generated and ``num``
+real images from ``first = s * num`` (:func:`sg2eval.attribution.project_generated_and_real`'s convention).
 """
 
 from __future__ import annotations
@@ -129,24 +129,12 @@ def pr_metric(network: Path, dataset: Path | None, seed: int, options: Mapping[s
     return precision_recall(str(_need(dataset, "pr")), str(network), num_fake=num, seed=seed * num, **opts)
 
 
-def _device(options: Mapping[str, Any]) -> str:
-    import torch
-
-    device = options.get("device") or "auto"
-    return ("cuda" if torch.cuda.is_available() else "cpu") if device == "auto" else str(device)
-
-
 def ppl_metric(network: Path, dataset: Path | None, seed: int, options: Mapping[str, Any]) -> Result:
-    """``sg2eval.metrics.ppl.ppl`` of the network's generator with ``seed`` (preset default ``ppl2_wend``)."""
+    """``sg2eval.ppl`` of the network with ``seed`` (preset default ``ppl2_wend``)."""
     from sg2eval.metrics.ppl import ppl
-    from sg2model import load_network
 
-    opts = dict(options)
-    device = _device(opts)
-    opts.pop("device", None)
-    _check_options("ppl", opts, ppl, set())
-    G = load_network(network).generator.eval().requires_grad_(False).to(device)
-    return ppl(G, seed=seed, device=device, **opts)
+    _check_options("ppl", options, ppl, set())
+    return ppl(network, seed=seed, **{"device": "auto", **options})
 
 
 def projection_metric(network: Path, dataset: Path | None, seed: int, options: Mapping[str, Any]) -> Result:

@@ -30,13 +30,17 @@ import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
 import torch
 
 from sg2eval.errors import Sg2evalError
+
+if TYPE_CHECKING:
+    from sg2eval.attribution import Calibration, ProjectedSets
+    from sg2eval.network import NetworkHandle
 from sg2eval.result import Result, runtime_versions
 from sg2model.core.files import atomic_open, write_json
 
@@ -145,9 +149,8 @@ class NetworkRun:
     kimg: float | None
     results: dict[str, Result]
     samples: np.ndarray  # uint8 [n, 3, 32, 32] for the sample grid
-    targets: np.ndarray  # projected images: generated then real, uint8 [2k, 3, 32, 32]
-    projected: np.ndarray  # their re-syntheses
-    distances: np.ndarray  # [2k]
+    projections: ProjectedSets  # k generated and k real images and their projections
+    calibration: Calibration  # the threshold chosen on those distances (Section 5.1)
 
 
 def _features(source: Any, num: int, detector: str, settings: DemoSettings, device: str) -> Any:
@@ -172,41 +175,32 @@ def _distribution_metrics(
     }
 
 
-def _attribution(generated: np.ndarray, real: np.ndarray) -> Result:
+def _attribution(network: NetworkHandle, sets: ProjectedSets, lpips: dict[str, Any]) -> Calibration:
     """Section 5.1 on the demo's projections: the threshold that best separates the two distance samples
-    (:func:`sg2eval.attribution.choose_threshold`), its error rates on them, and the verdicts."""
-    from sg2eval.attribution import choose_threshold, decide, error_rates
+    and its error rates on them (an in-sample :class:`~sg2eval.attribution.Calibration`)."""
+    from sg2eval.attribution import Calibration
 
-    threshold = choose_threshold(generated, real)
-    fpr, fnr = error_rates(generated, real, threshold)
-    names = [f"generated-{i}" for i in range(len(generated))] + [f"real-{i}" for i in range(len(real))]
-    verdicts = decide(names, np.concatenate([generated, real]), threshold)
-    return Result(
-        "attribution",
-        {"threshold": threshold, "false_positive_rate": fpr, "false_negative_rate": fnr,
-         "median_distance_generated": float(np.median(generated)),
-         "median_distance_real": float(np.median(real))},
-        {"num_generated": len(generated), "num_real": len(real),
-         "threshold_rule": "minimizes FPR + FNR on these same samples (in-sample calibration)"},
-        {},
-        {"image": [v.name for v in verdicts], "distance": [v.distance for v in verdicts],
-         "verdict": [v.verdict for v in verdicts]},
+    return Calibration.from_distances(
+        sets.generated.distance,
+        sets.real.distance,
+        network_sha256=network.sha256,
+        network_path=network.label,
+        lpips=lpips,
+        projector={},
+        real_source=sets.real_source,
+        generation=sets.generated_source,
     )
 
 
-def _project(
-    G: Any, network: Path, real: np.ndarray, choice: DetectorChoice, settings: DemoSettings, device: str
-) -> tuple[np.ndarray, Any]:
-    from sg2eval.projector import Projector, ProjectorConfig
-    from sg2eval.sources.network import NetworkSource
-
-    k = settings.num_project
-    gen_source = NetworkSource(network, seed=settings.seed + 1_000_000, device=device)  # unseen seeds
-    generated = next(gen_source.iter_batches(k, k))
-    targets = np.concatenate([generated, real[-k:]])  # [2k, 3, 32, 32]
-    config = ProjectorConfig(num_steps=settings.project_steps, w_avg_samples=settings.w_avg_samples)
-    projector = Projector(G, choice.distance.distance, config, device)
-    return targets, projector.project_many(targets, list(range(len(targets))), batch_size=2 * k)
+def attribution_values(calibration: Calibration) -> dict[str, float]:
+    """The demo table's attribution columns of a calibration."""
+    return {
+        "threshold": calibration.threshold,
+        "false_positive_rate": calibration.false_positive_rate,
+        "false_negative_rate": calibration.false_negative_rate,
+        "median_distance_generated": float(np.median(calibration.generated)),
+        "median_distance_real": float(np.median(calibration.real)),
+    }
 
 
 def evaluate_network(
@@ -214,27 +208,32 @@ def evaluate_network(
     choice: DetectorChoice, settings: DemoSettings, stages: Stages, device: str,
 ) -> NetworkRun:
     """Every metric of the demo on one network file."""
+    from sg2eval.attribution import Setup, project_generated_and_real
     from sg2eval.builtin.paths import CLASSIFIERS_DIR, asset
-    from sg2eval.metrics.ppl import ppl
+    from sg2eval.metrics.ppl import describe_distance, ppl
     from sg2eval.metrics.separability import separability
-    from sg2eval.sources.network import NetworkSource
-    from sg2model import load_network
+    from sg2eval.network import open_network
+    from sg2eval.projector import ProjectorConfig
+    from sg2eval.sources import NetworkSource
 
-    G = load_network(network).generator.eval().requires_grad_(False).to(device)
+    handle = open_network(network, device)
     results = stages.run(f"{name}: FD, KID, P&R",
                          lambda: _distribution_metrics(real_sets, network, choice, settings, device))
     results["ppl"] = stages.run(f"{name}: PPL", lambda: ppl(
-        G, "ppl2_wend", num_samples=settings.ppl_samples, lpips=choice.distance, seed=settings.seed,
-        batch_size=32, device=device))
+        handle, "ppl2_wend", num_samples=settings.ppl_samples, lpips=choice.distance, seed=settings.seed,
+        batch_size=32))
     results["separability"] = stages.run(f"{name}: separability", lambda: separability(
-        G, asset(CLASSIFIERS_DIR), num=settings.separability_num, space="w", batch_size=settings.batch_size,
-        seed=settings.seed, device=device))
-    targets, projection = stages.run(f"{name}: projection",
-                                     lambda: _project(G, network, real, choice, settings, device))
+        handle, asset(CLASSIFIERS_DIR), num=settings.separability_num, space="w",
+        batch_size=settings.batch_size, seed=settings.seed))
+    lpips = describe_distance(choice.distance)
+    setup = Setup(handle, choice.distance.distance, lpips)
+    config = ProjectorConfig(num_steps=settings.project_steps, w_avg_samples=settings.w_avg_samples)
     k = settings.num_project
-    results["attribution"] = _attribution(projection.distance[:k], projection.distance[k:])
-    samples = next(NetworkSource(network, seed=settings.seed, device=device).iter_batches(16, 16))
-    return NetworkRun(name, network, kimg, results, samples, targets, projection.images, projection.distance)
+    sets = stages.run(f"{name}: projection", lambda: project_generated_and_real(
+        setup, real, k, config, first=settings.seed, batch_size=2 * k))
+    calibration = _attribution(handle, sets, lpips)
+    samples = NetworkSource(handle, seed=settings.seed).read_range(0, 16)
+    return NetworkRun(name, network, kimg, results, samples, sets, calibration)
 
 
 def results_table(runs: list[NetworkRun], labels: dict[str, str]) -> pd.DataFrame:
@@ -242,6 +241,7 @@ def results_table(runs: list[NetworkRun], labels: dict[str, str]) -> pd.DataFram
     rows = []
     for run in runs:
         r = run.results
+        attribution = attribution_values(run.calibration)
         rows.append({
             "network": run.name,
             "kimg": run.kimg,
@@ -251,25 +251,23 @@ def results_table(runs: list[NetworkRun], labels: dict[str, str]) -> pd.DataFram
             labels["recall"]: r["pr"].values["recall"],
             labels["ppl"]: r["ppl"].values["ppl"],
             "separability W (2^sum H, bits)": r["separability"].values["separability"],
-            "proj. dist. generated (median)": r["attribution"].values["median_distance_generated"],
-            "proj. dist. real (median)": r["attribution"].values["median_distance_real"],
-            "attribution FPR": r["attribution"].values["false_positive_rate"],
-            "attribution FNR": r["attribution"].values["false_negative_rate"],
+            "proj. dist. generated (median)": attribution["median_distance_generated"],
+            "proj. dist. real (median)": attribution["median_distance_real"],
+            "attribution FPR": attribution["false_positive_rate"],
+            "attribution FNR": attribution["false_negative_rate"],
         })
     return pd.DataFrame(rows)
 
 
 def to_markdown(table: pd.DataFrame) -> str:
-    """A GitHub-flavoured Markdown table (4 significant digits)."""
-    def cell(v: Any) -> str:
-        return f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v)
+    """The results table as GitHub-flavoured Markdown, numbers to 4 significant digits."""
+    from sg2reports.outputs import to_markdown as markdown_table
 
-    lines = ["| " + " | ".join(map(str, table.columns)) + " |", "|" + "---|" * len(table.columns)]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table.itertuples(index=False)]
-    return "\n".join(lines) + "\n"
+    return markdown_table(table.map(lambda v: f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v)))
 
 
 def _write_figures(folder: Path, real: np.ndarray, runs: list[NetworkRun], labels: dict[str, str]) -> None:
+    from sg2eval.figure10 import figure10_frame, save_figure10
     from sg2eval.plots import save_histogram
     from sg2model.core.images import save_image_grid
 
@@ -278,36 +276,13 @@ def _write_figures(folder: Path, real: np.ndarray, runs: list[NetworkRun], label
         ppl = run.results["ppl"]
         save_histogram(ppl.per_item["distance"], folder / f"ppl_hist_{run.name}.png",
                        title=f"PPL per pair, {run.name} ({labels['distance']})", xlabel="d / eps^2")
-        save_image_grid(np.concatenate([run.targets, run.projected]), folder / f"projections_{run.name}.png",
-                        len(run.targets))
-    _attribution_histogram(folder / "attribution_hist.png", runs, labels["distance"])
-
-
-def _attribution_histogram(path: Path, runs: list[NetworkRun], xlabel: str) -> None:
-    """Projection distances of generated vs real images per network (StyleGAN2 Figure 10's layout)."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    from sg2model.core.files import atomic_path
-
-    fig, axes = plt.subplots(1, len(runs), figsize=(5 * len(runs), 3.2), dpi=110, squeeze=False)
-    try:
-        for ax, run in zip(axes[0], runs, strict=True):
-            k = len(run.distances) // 2
-            bins = np.linspace(0, float(run.distances.max()) * 1.05 + 1e-9, 20)
-            ax.hist(run.distances[:k], bins=bins, alpha=0.6, label="generated")
-            ax.hist(run.distances[k:], bins=bins, alpha=0.6, label="real")
-            ax.axvline(run.results["attribution"].values["threshold"], color="k", ls="--", label="threshold")
-            ax.set_title(f"projection distances, {run.name}")
-            ax.set_xlabel(xlabel)
-            ax.legend()
-        fig.tight_layout()
-        with atomic_path(path) as tmp:
-            fig.savefig(tmp, format="png")
-    finally:
-        plt.close(fig)
+        sets = run.projections
+        targets = np.concatenate([sets.generated_targets, sets.real_targets])
+        projected = np.concatenate([sets.generated.images, sets.real.images])
+        save_image_grid(np.concatenate([targets, projected]), folder / f"projections_{run.name}.png",
+                        len(targets))
+    frame = figure10_frame({f"projection distances, {run.name}": run.calibration for run in runs})
+    save_figure10(frame, folder / "attribution_hist.png", xlabel=labels["distance"])
 
 
 def _provenance(settings: DemoSettings, official: bool, runs: list[NetworkRun],
@@ -325,7 +300,11 @@ def _provenance(settings: DemoSettings, official: bool, runs: list[NetworkRun],
         "detectors": "official" if official else "in-domain",
         "assets": {"folder": str(ASSETS), "files": manifest()},
         "networks": {run.name: {"path": str(run.path), "kimg": run.kimg,
-                                "results": {k: brief(v) for k, v in run.results.items()}} for run in runs},
+                                "results": {k: brief(v) for k, v in run.results.items()},
+                                "attribution": {**attribution_values(run.calibration),
+                                                "distances": {"generated": list(run.calibration.generated),
+                                                              "real": list(run.calibration.real)}}}
+                     for run in runs},
         "reports": {name: {"folder": REPORTS_DIR, "seeds": report.seeds, "cells_computed": report.computed,
                            "cells_reused": report.reused} for name, report in reports.items()},
         "stage_seconds": stage_times,

@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from typing import Any, cast
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any, cast
 
 import click
 
@@ -15,6 +16,9 @@ from sg2eval.cli.project import (
     step_progress,
 )
 from sg2model.core.files import write_json
+
+if TYPE_CHECKING:
+    from sg2eval.attribution import Setup
 
 
 @click.command("attribute")
@@ -69,16 +73,16 @@ def attribute_command(
         write_json(json_out, payload)
 
 
-def _calibrated_steps(setup: Any) -> int:
+def _calibrated_steps(setup: Setup) -> int:
     """Steps the run will take without --steps: the calibration's, else the default (for the progress bar)."""
     from sg2eval.attribution import find_calibration
     from sg2eval.projector import ProjectorConfig
 
-    found = find_calibration(setup.network, setup.network_sha256, setup.lpips)
+    found = find_calibration(setup.network.path, setup.network.sha256, setup.lpips)
     return int(found[0].projector["num_steps"]) if found else ProjectorConfig().num_steps
 
 
-def _threshold_line(provenance: dict[str, Any], threshold: float) -> str:
+def _threshold_line(provenance: Mapping[str, Any], threshold: float) -> str:
     if provenance["threshold_source"] == "--threshold":
         return f"threshold {threshold:.4f} from --threshold (no calibration: error rates unknown)"
     cal = provenance["calibration"]

@@ -5,8 +5,7 @@
 - :func:`run_options`: how sources become features (generation, detector, batching, device, cache), whose
   values are exactly :class:`sg2eval.api.RunKwargs` (collect them with :func:`run_kwargs`);
 - :func:`json_option` and :func:`emit_result`: print the values and write ``--json OUT`` atomically;
-- :func:`default_device` and :func:`lpips_option`: the device and LPIPS backend of ``ppl`` and the projection
-  commands.
+- :func:`lpips_option`: the perceptual distance of ``ppl`` and the projection commands.
 """
 
 from __future__ import annotations
@@ -156,22 +155,37 @@ def run_kwargs(params: dict[str, Any]) -> dict[str, Any]:
     return options
 
 
-def default_device() -> str:
-    """The device of a command run without ``--device``: ``cuda`` when available, else ``cpu``."""
-    import torch
+class RegisteredName(click.ParamType):
+    """A name that a registry knows (checked when the command runs, so plug-ins count), or ``auto``."""
 
-    return "cuda" if torch.cuda.is_available() else "cpu"
+    name = "NAME"
+
+    def __init__(self, registry: Callable[[], Any]) -> None:
+        self.registry = registry
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        known = ("auto", *self.registry().names())
+        if value not in known:
+            self.fail(f"{value!r} is not one of {', '.join(known)}", param, ctx)
+        return value
+
+
+def _distances() -> Any:
+    from sg2eval.detectors.lpips import DISTANCES
+
+    return DISTANCES
 
 
 def lpips_option(function: F) -> F:
-    """``--lpips``: the LPIPS backend (a name for ``sg2eval.detectors.lpips.get_lpips``)."""
+    """``--lpips``: the perceptual distance (a name of ``sg2eval.detectors.lpips.DISTANCES`` or ``auto``)."""
     return click.option(
         "--lpips",
         "lpips_name",
-        type=click.Choice(["auto", "vgg16-nv", "lpips-vgg"]),
+        type=RegisteredName(_distances),
         default="auto",
         show_default=True,
-        help="LPIPS backend.",
+        help="Perceptual distance: auto, vgg16-nv, lpips-vgg, or a registered one (shapes-lpips: the "
+        "built-in default's in-domain distance).",
     )(function)
 
 

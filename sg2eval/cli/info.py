@@ -14,46 +14,11 @@ from typing import Any
 import click
 from rich.console import Console
 from rich.table import Table
-from torch import nn
 
 from sg2eval.errors import Sg2evalError
-from sg2model.io import NetworkBundle, load_network
+from sg2eval.network import describe_file
+from sg2model.io import load_network
 from sg2model.io.tf_convert import check_fingerprint
-
-
-def describe_network(key: str, net: nn.Module) -> dict[str, Any]:
-    """One row of ``info``: network kind, config, resolution, parameter and buffer counts."""
-    spec = getattr(net, "config", None)
-    return {
-        "network": key,
-        "class": type(net).__name__,
-        "preset": getattr(spec, "preset", None),
-        "resolution": getattr(net, "img_resolution", None),
-        "parameters": sum(p.numel() for p in net.parameters()),
-        "buffers": sum(b.numel() for b in net.buffers()),
-        "config": dataclasses.asdict(spec)
-        if dataclasses.is_dataclass(spec) and not isinstance(spec, type)
-        else None,
-    }
-
-
-def describe_bundle(path: Path, bundle: NetworkBundle) -> dict[str, Any]:
-    """JSON-able summary of a loaded network file."""
-    origin = bundle.meta.get("source_format", bundle.source_format)
-    family = {"tf-pkl": "TensorFlow", "ada-pkl": "PyTorch (stylegan2-ada-pytorch)", "sg2": "sg2model"}
-    networks = [
-        describe_network(k, getattr(bundle, k)) for k in ("G", "D", "G_ema") if getattr(bundle, k) is not None
-    ]
-    return {
-        "file": str(path),
-        "sha256": bundle.sha256,
-        "format": bundle.source_format,
-        "origin": family.get(origin, origin),
-        "source_sha256": bundle.meta.get("source_sha256"),
-        "tf_architectures": {k: v.get("architecture") for k, v in bundle.meta.get("tf", {}).items()},
-        "networks": networks,
-        "fingerprint": bundle.meta.get("fingerprint"),
-    }
 
 
 @click.command("info")
@@ -63,7 +28,7 @@ def describe_bundle(path: Path, bundle: NetworkBundle) -> dict[str, Any]:
 def info(network: Path, verify: bool, as_json: bool) -> None:
     """Show what NETWORK holds: config, resolution, parameter counts, TF or PyTorch origin, SHA-256."""
     bundle = load_network(network)
-    summary = describe_bundle(network, bundle)
+    summary = describe_file(network, bundle)
     check = None
     if verify:
         stored = bundle.meta.get("fingerprint")

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import numpy as np
 
-from sg2eval.cli.common import default_device, lpips_option
+from sg2eval.cli.common import lpips_option
 from sg2eval.errors import Sg2evalError
 from sg2eval.projector import ProjectorConfig, StepReport
 from sg2model.core.files import atomic_path, write_json
@@ -51,7 +51,7 @@ class ProjectorArgs:
     batch_size: int
     lpips_name: str
     lpips_weights: str | None
-    device: str | None
+    device: str
 
     def config_changes(self) -> dict[str, Any]:
         """The :class:`ProjectorConfig` fields set on the command line (None: not given)."""
@@ -66,12 +66,10 @@ class ProjectorArgs:
         return ProjectorConfig().with_changes(**self.config_changes())
 
     def open_network(self) -> Setup:
-        """The network and LPIPS backend on ``--device`` (default: :func:`default_device`)."""
-        from sg2eval.attribution import open_network
+        """The network and LPIPS backend on ``--device``."""
+        from sg2eval.attribution import open_setup
 
-        return open_network(
-            self.network, self.lpips_name, self.lpips_weights, self.device or default_device()
-        )
+        return open_setup(self.network, self.lpips_name, self.lpips_weights, self.device)
 
 
 def projector_options(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -109,7 +107,7 @@ def projector_options(command: Callable[..., Any]) -> Callable[..., Any]:
             default=None,
             help="vgg16.pt (vgg16-nv) or vgg16-397923af.pth (lpips-vgg).",
         ),
-        click.option("--device", default=None, help="torch device [cuda if available, else cpu]."),
+        click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ..."),
     ]
     for option in reversed(options):
         bundled = option(bundled)
@@ -273,7 +271,7 @@ def project_command(
     write_json(
         out / "projection.json",
         {
-            "network": {"path": projection.network, "sha256": setup.network_sha256},
+            "network": setup.network.describe(),
             "lpips": setup.lpips,
             "projector": config.to_dict(),
             "targets": summary,

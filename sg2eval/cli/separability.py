@@ -38,7 +38,7 @@ import click
     "--noise-mode", type=click.Choice(["random", "const", "none"]), default="random", show_default=True
 )
 @click.option("--workers", type=int, default=None, help="Parallel SVM fits [CPUs available].")
-@click.option("--device", default="cpu", show_default=True, help="Torch device for generation/classifiers.")
+@click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ...")
 @click.option(
     "--json",
     "json_out",
@@ -61,16 +61,11 @@ def separability(
     json_out: Path | None,
 ) -> None:
     """Linear separability (StyleGAN Sec. 4.2): 2 ** sum of H(Y|X) bits over the attributes."""
-    import torch
-
     from sg2eval.metrics.separability import separability as compute
-    from sg2model import load_network
     from sg2model.core.files import write_json
 
-    bundle = load_network(network)
-    G = bundle.generator.to(torch.device(device)).eval()
     result = compute(
-        G,
+        network,
         classifiers,
         num=num,
         space=space,
@@ -83,11 +78,6 @@ def separability(
         workers=workers,
         progress=True,
     )
-    result.provenance["network"] = {
-        "path": str(network),
-        "sha256": bundle.sha256,
-        "format": bundle.source_format,
-    }
     table = result.per_item["entropies"]
     click.echo(table.to_string(float_format=lambda v: f"{v:.4f}"))
     for name, value in result.values.items():

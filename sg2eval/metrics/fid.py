@@ -51,7 +51,7 @@ class FeatureMoments:
         self.total = torch.zeros(dim, dtype=torch.float64, device=self.device)  # [D]
         self.outer = torch.zeros(dim, dim, dtype=torch.float64, device=self.device)  # [D, D]
 
-    def add(self, features: torch.Tensor | np.ndarray) -> None:
+    def update(self, features: torch.Tensor | np.ndarray) -> None:
         """Accumulate a batch of features [B, D]."""
         batch = torch.as_tensor(features).to(self.device, torch.float64)
         if batch.ndim != 2 or batch.shape[1] != self.dim:
@@ -64,6 +64,27 @@ class FeatureMoments:
         self.total += centered.sum(dim=0)
         self.outer += centered.T @ centered
         self.num += batch.shape[0]
+
+    def merge(self, other: FeatureMoments) -> FeatureMoments:
+        """The moments of both sets of features (another shard of the same source): ``other``'s sums are
+        re-centred on this shift ``c`` and added, exact up to float64 rounding. With ``d = c_o - c``:
+        ``s += s_o + n_o d`` and ``q += q_o + s_o d^T + d s_o^T + n_o d d^T``."""
+        if other.dim != self.dim:
+            raise Sg2evalError(f"cannot merge moments of {other.dim}-d features into {self.dim}-d ones")
+        merged = FeatureMoments(self.dim, self.device)
+        merged.num, merged.shift = self.num, self.shift
+        merged.total, merged.outer = self.total.clone(), self.outer.clone()
+        if other.shift is None:
+            return merged
+        if merged.shift is None:
+            merged.shift = other.shift.to(self.device)
+        d = other.shift.to(self.device) - merged.shift  # [D]
+        s_o = other.total.to(self.device)  # [D]
+        merged.total += s_o + other.num * d
+        merged.outer += other.outer.to(self.device) + torch.outer(s_o, d) + torch.outer(d, s_o)
+        merged.outer += other.num * torch.outer(d, d)
+        merged.num += other.num
+        return merged
 
     def gaussian(self, covariance: Covariance = "unbiased") -> GaussianStats:
         """Mean and covariance of everything added so far."""
@@ -111,7 +132,7 @@ def gaussian_stats(features: np.ndarray | torch.Tensor, covariance: Covariance =
     if array.ndim != 2:
         raise Sg2evalError(f"features must be a 2-D array [N, D], got shape {tuple(array.shape)}")
     moments = FeatureMoments(array.shape[1])
-    moments.add(array)
+    moments.update(array)
     return moments.gaussian(covariance)
 
 

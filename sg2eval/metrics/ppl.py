@@ -20,6 +20,7 @@ generator seeded by ``(seed, i)``, and the noise shared by a group of ``noise_gr
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -29,9 +30,10 @@ import torch
 from torch import Tensor
 
 from sg2eval.errors import Sg2evalError
+from sg2eval.metrics.states import ItemRows
 from sg2eval.ppl_presets import PPLConfig
 from sg2eval.progress import track
-from sg2eval.result import Result, Stopwatch, runtime_versions
+from sg2eval.result import Result, Stopwatch, provenance
 from sg2model.core.images import to_uint8
 
 Distance = Callable[[Tensor, Tensor], Tensor]
@@ -220,12 +222,6 @@ def draw_noise(
 # Generation along the paths.
 
 
-def _device_of(G: Any) -> torch.device:
-    params = getattr(G, "parameters", None)
-    first = next(iter(params()), None) if callable(params) else None
-    return first.device if first is not None else torch.device("cpu")
-
-
 def _noise_shapes(G: GeneratorLike) -> dict[str, tuple[int, int]]:
     shapes = getattr(G.synthesis, "noise_shapes", None)
     return dict(shapes()) if callable(shapes) else {}
@@ -297,60 +293,63 @@ def describe_distance(distance: Any) -> dict[str, Any]:
 
 @torch.no_grad()
 def compute_ppl(
-    G: GeneratorLike,
+    network: Any,
     distance: Any,
     config: PPLConfig,
     seed: int = 0,
     batch_size: int = 4,
     device: torch.device | str | None = None,
     progress: bool = False,
+    preset: str | None = None,
 ) -> Result:
-    """Perceptual path length of ``G`` under ``distance`` (StyleGAN journal Eq. 2 for 'z', Eq. 3 for 'w').
+    """Perceptual path length of a generator under ``distance`` (StyleGAN journal Eq. 2 for 'z', Eq. 3 for
+    'w').
 
-    ``distance`` is a ``PerceptualDistance`` from ``sg2eval.detectors.lpips.get_lpips`` or any callable
+    ``network`` is anything :func:`sg2eval.network.open_network` takes (a network file, a generator module or
+    generator-like object as described in the module docstring, a handle); ``distance`` is a
+    ``PerceptualDistance`` from ``sg2eval.detectors.lpips.get_lpips`` or any callable
     ``(img0, img1) -> Tensor[N]`` on [0, 255] images.
 
     ``batch_size`` pairs (2 x ``batch_size`` images) go through the generator and the distance at a time;
     it changes speed and memory only, never the per-pair scores. Returns a :class:`Result` with
     ``values = {"ppl", "ppl_std", "ppl_sem"}`` and ``per_item = {"index", "t", "distance", "kept"}``.
     """
+    from sg2eval.network import open_network
+
     if batch_size < 1:
         raise Sg2evalError(f"batch size must be >= 1, got {batch_size}; use e.g. 8.")
-    dev = torch.device(device) if device is not None else _device_of(G)
+    handle = open_network(network, device)
     clock = Stopwatch()
-    scores: list[np.ndarray] = []
-    ts: list[np.ndarray] = []
+    rows = ItemRows()
     batches = _batches(config.num_samples, batch_size)
     total = -(-config.num_samples // batch_size)
     for indices in track(batches, total=total, description="PPL", enabled=progress):
-        d, t = pair_scores(G, distance, config, seed, indices, dev)
-        scores.append(d)
-        ts.append(t)
-    all_scores = np.concatenate(scores)
-    summary = summarize(all_scores)
+        d, t = pair_scores(handle.generator, distance, config, seed, indices, handle.device)
+        rows.update(indices.start, distance=d, t=t)
+    return ppl_result(rows.arrays(config.num_samples), config, seed, preset, provenance(
+        clock, handle.device, network=handle.describe(), lpips=describe_distance(distance),
+        details={"batch_size": batch_size},
+    ))
+
+
+def ppl_result(
+    pairs: dict[str, np.ndarray], config: PPLConfig, seed: int, preset: str | None, made: dict[str, Any]
+) -> Result:
+    """The PPL of per-pair ``distance`` and ``t`` arrays in pair order (:func:`summarize`)."""
+    scores = pairs["distance"]
+    summary = summarize(scores)
+    params = {**config.to_dict(), "seed": seed, **({} if preset is None else {"preset": preset})}
     return Result(
         metric="ppl",
         values={"ppl": summary.ppl, "ppl_std": summary.std, "ppl_sem": summary.sem},
-        params={**config.to_dict(), "seed": seed},
-        provenance={
-            "lpips": describe_distance(distance),
-            "batch_size": batch_size,
-            "device": str(dev),
-            "num_kept": int(summary.kept.sum()),
-            "elapsed_s": clock.elapsed_s,
-            "versions": runtime_versions(),
-        },
-        per_item={
-            "index": np.arange(config.num_samples),
-            "t": np.concatenate(ts),
-            "distance": all_scores,
-            "kept": summary.kept,
-        },
+        params=params,
+        provenance={**made, "num_kept": int(summary.kept.sum())},
+        per_item={"index": np.arange(len(scores)), "t": pairs["t"], "distance": scores, "kept": summary.kept},
     )
 
 
 def render_samples(
-    G: GeneratorLike,
+    network: Any,
     config: PPLConfig,
     seed: int,
     indices: Sequence[int],
@@ -358,17 +357,21 @@ def render_samples(
     device: torch.device | str | None = None,
 ) -> np.ndarray:
     """The full-size images at t of the pairs ``indices`` as uint8 [N, C, H, W] (for Figure 4's grids),
-    converted as the official code does (:func:`~sg2model.core.images.to_uint8`)."""
-    dev = torch.device(device) if device is not None else _device_of(G)
+    converted as the official code does (:func:`~sg2model.core.images.to_uint8`); ``network`` as for
+    :func:`compute_ppl`."""
+    from sg2eval.network import open_network
+
+    handle = open_network(network, device)
     out = []
     with torch.no_grad():
         for start in range(0, len(indices), batch_size):
-            img_t, _, _ = path_images(G, config, seed, indices[start : start + batch_size], dev)
+            img_t, _, _ = path_images(handle.generator, config, seed, indices[start : start + batch_size],
+                                      handle.device)
             out.append(to_uint8(img_t.float()).cpu().numpy())
     return np.concatenate(out) if out else np.zeros((0, 0, 0, 0), np.uint8)
 
 
-def resolve_distance(lpips: Any, weights: str | None, device: torch.device | str) -> Any:
+def resolve_distance(lpips: Any, weights: str | os.PathLike[str] | None, device: torch.device | str) -> Any:
     """The perceptual distance named by ``lpips``: a ``get_lpips`` backend name ('auto', 'vgg16-nv',
     'lpips-vgg') is loaded from ``weights`` onto ``device``; a ``PerceptualDistance`` or any callable on
     [0, 255] images is returned as it is."""
@@ -380,7 +383,7 @@ def resolve_distance(lpips: Any, weights: str | None, device: torch.device | str
 
 
 def ppl(
-    G: GeneratorLike,
+    network: Any,
     preset: str | None = None,
     *,
     space: str | None = None,
@@ -397,9 +400,14 @@ def ppl(
     device: torch.device | str | None = None,
     progress: bool = False,
 ) -> Result:
-    """``sg2eval.ppl``: PPL of ``G`` for a preset (default ``ppl2_wend``, StyleGAN2 Table 1) with any of
-    its fields overridden. ``lpips`` is a name for ``get_lpips`` ('auto', 'vgg16-nv', 'lpips-vgg'), a
-    ``PerceptualDistance`` or a callable on [0, 255] images."""
+    """``sg2eval.ppl``: PPL of a network (a file, a generator module or a handle) for a preset (default
+    ``ppl2_wend``, StyleGAN2 Table 1) with any of its fields overridden. ``lpips`` is a name for
+    ``get_lpips`` ('auto', 'vgg16-nv', 'lpips-vgg', plug-ins), a ``PerceptualDistance`` or a callable on
+    [0, 255] images.
+
+    >>> sg2eval.ppl("network-snapshot.pkl", "ppl_wend", num_samples=1000)  # doctest: +SKIP
+    """
+    from sg2eval.network import open_network
     from sg2eval.ppl_presets import DEFAULT_PRESET, preset_config
 
     name = preset or DEFAULT_PRESET
@@ -413,8 +421,7 @@ def ppl(
         downsample_before_crop=downsample_before_crop,
         noise_group=noise_group,
     )
-    dev = torch.device(device) if device is not None else _device_of(G)
-    distance = resolve_distance(lpips, lpips_weights, dev)
-    result = compute_ppl(G, distance, config, seed=seed, batch_size=batch_size, device=dev, progress=progress)
-    result.params["preset"] = name
-    return result
+    handle = open_network(network, device)
+    distance = resolve_distance(lpips, lpips_weights, handle.device)
+    return compute_ppl(handle, distance, config, seed=seed, batch_size=batch_size, progress=progress,
+                       preset=name)

@@ -35,7 +35,8 @@ import numpy as np
 import pandas as pd
 
 from sg2eval.errors import Sg2evalError
-from sg2eval.result import Result, Stopwatch, runtime_versions
+from sg2eval.network import open_network
+from sg2eval.result import Result, Stopwatch, provenance
 
 if TYPE_CHECKING:  # torch is imported where images are made, so SVM worker processes stay light
     import torch
@@ -266,7 +267,7 @@ def generate_and_classify(
 
 
 def separability(
-    G: Any,
+    network: Any,
     classifiers: Any,
     *,
     num: int = 200_000,
@@ -276,12 +277,15 @@ def separability(
     seed: int = 0,
     truncation_psi: float = 1.0,
     noise_mode: str = "random",
-    device: str | torch.device = "cpu",
+    device: str | torch.device | None = None,
     workers: int | None = None,
     svm: SvmSettings = SvmSettings(),
     progress: bool = False,
 ) -> Result:
-    """Linear separability of ``G``'s ``space`` ('w', 'z' or 'both') against a classifier set.
+    """Linear separability of a network's ``space`` ('w', 'z' or 'both') against a classifier set.
+
+    ``network`` is anything :func:`sg2eval.network.open_network` takes (a network file, a generator module,
+    a handle); ``device`` None means the module's own device, or 'auto' for a file.
 
     ``classifiers`` is a :class:`~sg2eval.classifiers.ClassifierSet`, a folder path to load one from, or any
     callable ``images [N, C, H, W] in [-1, 1] -> logits [N, A]`` with a ``names`` attribute.
@@ -296,11 +300,13 @@ def separability(
     if num < 2 or batch_size < 1:
         raise Sg2evalError(f"need num >= 2 and batch_size >= 1, got {num} and {batch_size}")
     keep = num // 2 if num_keep is None else num_keep
-    classifier_set = load_classifier_set(classifiers, device=device)
-    names = list(classifier_set.names)
     clock = Stopwatch()
+    handle = open_network(network, device)
+    classifier_set = load_classifier_set(classifiers, device=handle.device)
+    names = list(classifier_set.names)
     samples = generate_and_classify(
-        G, classifier_set, num, spaces, batch_size, seed, truncation_psi, noise_mode, device, progress
+        handle.generator, classifier_set, num, spaces, batch_size, seed, truncation_psi, noise_mode,
+        handle.device, progress,
     )
     if workers is None:
         dim = max(latents.shape[1] for latents in samples.latents.values())
@@ -327,15 +333,15 @@ def separability(
         "svm": asdict(svm),
         "attributes": names,
     }
-    provenance = {
-        "classifiers": classifier_set.describe(),
-        "generator": _describe_generator(G),
-        "device": str(device),
-        "workers": workers,
-        "elapsed_s": clock.elapsed_s,
-        "versions": {**runtime_versions(), "scikit-learn": sklearn.__version__},
-    }
-    return Result("separability", values, params, provenance, {"entropies": entropies})
+    made = provenance(
+        clock,
+        handle.device,
+        network=handle.describe(),
+        classifiers=classifier_set.describe(),
+        details={"generator": _describe_generator(handle.generator), "workers": workers},
+        versions={"scikit-learn": sklearn.__version__},
+    )
+    return Result("separability", values, params, made, {"entropies": entropies})
 
 
 def _describe_generator(G: Any) -> dict[str, Any]:

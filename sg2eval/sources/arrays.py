@@ -40,10 +40,9 @@ class ArraySource(ImageSource):
     def num_available(self) -> int:
         return len(self.images)
 
-    def iter_batches(self, batch_size: int, num: int | str | None = None) -> Iterator[np.ndarray]:
-        count = self.resolve_num(num)
-        for start in range(0, count, batch_size):
-            yield np.ascontiguousarray(self.images[start : min(start + batch_size, count)])
+    def iter_range(self, start: int, stop: int, batch_size: int) -> Iterator[np.ndarray]:
+        for first in range(start, stop, batch_size):
+            yield np.ascontiguousarray(self.images[first : min(first + batch_size, stop)])
 
     def content_hash(self, num: int | str | None = None) -> str:
         count = self.resolve_num(num)

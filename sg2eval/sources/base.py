@@ -56,8 +56,25 @@ class ImageSource(ABC):
         return count
 
     @abstractmethod
+    def iter_range(self, start: int, stop: int, batch_size: int) -> Iterator[np.ndarray]:
+        """uint8 batches ``[B, C, H, W]`` of images ``start .. stop - 1``, in source order (the one way to
+        read a source: a shard of a distributed run reads its own range)."""
+
     def iter_batches(self, batch_size: int, num: int | str | None = None) -> Iterator[np.ndarray]:
         """uint8 batches ``[B, C, H, W]`` of the first ``num`` images (all when None), in source order."""
+        if batch_size < 1:
+            raise Sg2evalError(f"batch size must be at least 1, got {batch_size}")
+        return self.iter_range(0, self.resolve_num(num), batch_size)
+
+    def read_range(self, start: int, stop: int, batch_size: int = 64) -> np.ndarray:
+        """Images ``start .. stop - 1`` as one uint8 array ``[stop - start, C, H, W]``."""
+        available = self.num_available
+        if start < 0 or stop <= start or (available is not None and stop > available):
+            raise Sg2evalError(
+                f"images {start}..{stop - 1} are not in {self.describe().get('path', self.kind)}"
+                + (f", which holds {available}" if available is not None else "")
+            )
+        return np.concatenate(list(self.iter_range(start, stop, batch_size)))
 
     @abstractmethod
     def content_hash(self, num: int | str | None = None) -> str:

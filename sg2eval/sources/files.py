@@ -38,12 +38,11 @@ class EncodedImageSource(ImageSource):
     def num_available(self) -> int:
         return len(self.files)
 
-    def iter_batches(self, batch_size: int, num: int | str | None = None) -> Iterator[np.ndarray]:
-        count = self.resolve_num(num)
+    def iter_range(self, start: int, stop: int, batch_size: int) -> Iterator[np.ndarray]:
         expected: tuple[int, ...] | None = None
         with ThreadPoolExecutor(max_workers=self.workers) as pool:
-            for start in range(0, count, batch_size):
-                indices = range(start, min(start + batch_size, count))
+            for first in range(start, stop, batch_size):
+                indices = range(first, min(first + batch_size, stop))
                 images = list(pool.map(self.files.decode, indices))
                 if expected is None:
                     expected = tuple(images[0].shape)

@@ -1,4 +1,4 @@
-"""Images generated on the fly by a network file (``.sg2``, stylegan2-ada-pytorch or TF pickle).
+"""Images generated on the fly by a network: a ``.sg2``, stylegan2-ada-pytorch or TF pickle file, or a module.
 
 Image ``i`` (0-based) is generated from seed ``seed + i``, independently of the batch size:
 
@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
 from sg2eval.errors import Sg2evalError
+from sg2eval.network import NetworkHandle, NetworkLike, open_network
 from sg2eval.sources.base import ImageSource
 from sg2model.core.images import to_uint8
 
@@ -34,29 +33,24 @@ NOISE_MODES = ("random", "const", "none")
 
 
 class NetworkSource(ImageSource):
-    """Generate images from seeds with a network file's generator (G_ema when present)."""
+    """Generate images from seeds with a network's generator (:func:`sg2eval.network.open_network`)."""
 
     kind = "network"
 
     def __init__(
         self,
-        path: str | os.PathLike[str],
+        network: NetworkLike | NetworkHandle,
         seed: int = 0,
         truncation: float = 1.0,
         noise_mode: str = "random",
         class_idx: int | None = None,
-        device: str | torch.device = "cpu",
+        device: str | torch.device | None = "auto",
     ) -> None:
-        from sg2model import load_network
-
         if noise_mode not in NOISE_MODES:
             raise Sg2evalError(f"unknown noise mode {noise_mode!r}; use one of {', '.join(NOISE_MODES)}")
-        self.path = Path(path)
-        bundle = load_network(self.path)
-        self.device = torch.device(device)
-        self.generator: Any = bundle.generator.eval().requires_grad_(False).to(self.device)
-        self.network_sha256 = bundle.sha256
-        self.source_format = bundle.source_format
+        self.network = open_network(network, device)
+        self.generator: Any = self.network.generator
+        self.device = self.network.device
         self.seed, self.truncation, self.noise_mode = int(seed), float(truncation), noise_mode
         c_dim = int(getattr(self.generator, "c_dim", 0))
         if class_idx is not None and not 0 <= class_idx < max(c_dim, 1):
@@ -103,10 +97,9 @@ class NetworkSource(ImageSource):
         )
         return to_uint8(images)
 
-    def iter_batches(self, batch_size: int, num: int | str | None = None) -> Iterator[np.ndarray]:
-        count = self.resolve_num(num)
-        for start in range(0, count, batch_size):
-            seeds = range(self.seed + start, self.seed + min(start + batch_size, count))
+    def iter_range(self, start: int, stop: int, batch_size: int) -> Iterator[np.ndarray]:
+        for first in range(start, stop, batch_size):
+            seeds = range(self.seed + first, self.seed + min(first + batch_size, stop))
             yield self.generate(seeds).cpu().numpy()
 
     def generation_params(self) -> dict[str, Any]:
@@ -119,14 +112,15 @@ class NetworkSource(ImageSource):
         }
 
     def content_hash(self, num: int | str | None = None) -> str:
-        payload = {"network_sha256": self.network_sha256, **self.generation_params()}
+        payload = {"network_sha256": self.network.sha256, **self.generation_params()}
         return hashlib.sha256(json.dumps(payload, sort_keys=True).encode()).hexdigest()
 
     def describe(self) -> dict[str, Any]:
+        network = self.network.describe()
         return {
             "kind": self.kind,
-            "path": str(self.path),
-            "format": self.source_format,
-            "network_sha256": self.network_sha256,
+            "path": network["path"],
+            "format": network["format"],
+            "network_sha256": network["sha256"],
             **self.generation_params(),
         }

@@ -39,3 +39,13 @@ def resolve_device(spec: str | torch.device | None = AUTO) -> torch.device:
                 f"device {spec!r} does not exist: this machine has {torch.cuda.device_count()} GPU(s)"
             )
     return device
+
+
+def same_device(a: torch.device, b: torch.device) -> bool:
+    """Whether two devices are one: ``cuda`` (no index) is the current CUDA device, e.g. ``cuda:0``."""
+    if a.type != b.type:
+        return False
+    if a.type != "cuda" or a.index == b.index:
+        return True
+    current = torch.cuda.current_device()
+    return (a.index if a.index is not None else current) == (b.index if b.index is not None else current)

@@ -1,0 +1,65 @@
+"""What a PPL run writes beside its number: per-pair scores and StyleGAN2 Figures 4 and 5 for that run.
+
+- :func:`write_per_image_csv`: one row per pair, ``index, t, distance, kept`` (kept: inside the 1st–99th
+  percentile range of docs/facts.md, "PPL");
+- :func:`write_figures`: Figure 5's histogram (the pairs at or below the 10th and at or above the 90th
+  percentile in orange) and Figure 4's grids of random low- and high-PPL examples rendered at their t.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+
+from sg2eval.metrics.ppl import percentile_examples, render_samples
+from sg2eval.plots import save_histogram
+from sg2eval.ppl_presets import CONFIG_FIELDS, PPLConfig
+from sg2eval.result import Result
+from sg2model.core.files import atomic_open
+from sg2model.core.images import save_image_grid
+
+
+def write_per_image_csv(result: Result, path: str | os.PathLike[str]) -> None:
+    """One row per pair: ``index, t, distance, kept``."""
+    with atomic_open(path, "w") as handle:
+        pd.DataFrame(dict(result.per_item)).to_csv(handle, index=False)
+
+
+def result_config(result: Result) -> PPLConfig:
+    """The :class:`PPLConfig` a result was computed with (its params hold every field)."""
+    return PPLConfig(**{name: result.params[name] for name in CONFIG_FIELDS})
+
+
+def write_figures(
+    result: Result, network: Any, out_dir: str | os.PathLike[str], count: int = 8
+) -> list[Path]:
+    """Figures 5 and 4 of ``result`` into ``out_dir`` (``ppl_histogram.png``, ``ppl_low.png``,
+    ``ppl_high.png``); ``network`` is the one measured (a file, module or handle), rendered again for
+    Figure 4."""
+    folder = Path(out_dir)
+    scores = np.asarray(result.per_item["distance"])
+    p10, p90 = np.percentile(scores, [10, 90])
+    kept = scores[np.asarray(result.per_item["kept"])]
+    hist = folder / "ppl_histogram.png"
+    save_histogram(
+        kept,
+        hist,
+        xlabel="per-image PPL",
+        title=f"PPL = {result.value:.1f} ({len(scores)} pairs, 1-99 percentile range shown)",
+        highlight=[(float(kept.min()), float(p10)), (float(p90), float(kept.max()))],
+    )
+    written = [hist]
+    seed = int(result.params["seed"])
+    config = result_config(result)
+    for name, indices in zip(
+        ("low", "high"), percentile_examples(scores, count=count, seed=seed), strict=True
+    ):
+        images = render_samples(network, config, seed, [int(i) for i in indices])
+        path = folder / f"ppl_{name}.png"
+        save_image_grid(images, path, columns=count)
+        written.append(path)
+    return written
