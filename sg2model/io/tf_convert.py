@@ -363,7 +363,8 @@ def _stylegan2_generator_spec(record: TFNetworkRecord, arch: str) -> GeneratorSp
     )
     mapping = MappingSpec(
         num_layers=int(mp["mapping_layers"]),
-        embed_features=mp["label_fmaps"],
+        # G_mapping's LabelEmbed width: label_fmaps, None = latent_size.
+        embed_features=int(mp["label_fmaps"] or mp["latent_size"]) if mp["label_size"] else None,
         layer_features=mp["mapping_fmaps"],
         activation=str(mp["mapping_nonlinearity"]),
         lr_multiplier=float(mp["mapping_lrmul"]),
