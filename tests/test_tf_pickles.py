@@ -57,7 +57,7 @@ def tf_net(
     components: dict[str, Any] | None = None,
     family: str = "stylegan2",
 ) -> dict[str, Any]:
-    """A Network state as ``family``'s ``Network.__getstate__`` writes it (see tests/helpers/nvidia_pickles)."""
+    """A Network state as ``family``'s ``Network.__getstate__`` writes it (helpers/nvidia_pickles)."""
     return tf_network_state(family, name, func, kwargs, variables, components)
 
 
