@@ -39,6 +39,8 @@ from sg2model.io.tf_convert import (
 from sg2model.io.tf_pickle import TFNetworkRecord, read_tf_pickle
 from sg2model.networks import Discriminator, Generator
 from sg2model.networks.stylegan1 import StyleGAN1Discriminator, StyleGAN1Generator
+from tests.helpers.cli_checks import check_info_convert_fid
+from tests.helpers.fake_weights import isolate_weight_search
 from tests.helpers.nvidia_pickles import TF_FAMILIES, EasyDict, tf_network_state, write_tf_pickle
 
 SQRT2 = math.sqrt(2.0)
@@ -1134,3 +1136,12 @@ def test_cifar10_like_conditional_discriminator_without_mapping_layers(tmp_path:
     np.testing.assert_allclose(cmap.numpy(), y, rtol=1e-5, atol=1e-5)
     assert logits.shape == (4, 1) and (logits - other).abs().max() > 1e-3
     assert ws.shape == (4, 6, W_DIM) and G.mapping.embed.weight.shape == (Z_DIM, c_dim)
+
+
+@pytest.mark.filterwarnings("ignore::sg2eval.weights.UnverifiedWeightsWarning")
+def test_cli_on_a_cifar10_like_ada_tf_pickle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate_weight_search(monkeypatch, tmp_path / "search")
+    summary = check_info_convert_fid(
+        write_pickle(tmp_path / "cifar10.pkl", *ada_tf_states(c_dim=3)), tmp_path
+    )
+    assert set(summary["tf_architectures"].values()) == {"stylegan2-ada-tf"}
