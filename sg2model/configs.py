@@ -42,7 +42,9 @@ def _check_positive(what: str, value: int) -> None:
 class MappingSpec:
     """Mapping network f: Z -> W (paper Section 2; FACTS.md "Mapping network")."""
 
-    num_layers: int = 8  # fully connected layers
+    num_layers: int = (
+        8  # fully connected layers; 0 = normalized input only (ADA's conditional D, TF and torch)
+    )
     embed_features: int | None = None  # label embedding width; None = w_dim when c_dim > 0
     layer_features: int | None = None  # hidden width; None = w_dim
     activation: str = "lrelu"
@@ -50,7 +52,8 @@ class MappingSpec:
     w_avg_beta: float | None = 0.995  # EMA decay of the tracked w_avg; None = no tracking
 
     def __post_init__(self) -> None:
-        _check_positive("mapping num_layers", self.num_layers)
+        if not isinstance(self.num_layers, int) or self.num_layers < 0:
+            raise Sg2Error(f"mapping num_layers must be a non-negative integer, got {self.num_layers!r}")
 
 
 @dataclass(frozen=True)

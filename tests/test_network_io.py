@@ -1,5 +1,6 @@
-"""Network files: our .sg2 round trip, stylegan2-ada-pytorch pickles (built here in the official layout)
-read without running their code, and refusal of malicious pickles."""
+"""Network files: our .sg2 round trip, stylegan2-ada-pytorch pickles (training snapshots and legacy.py
+conversions with the object graph of NVIDIA's code, tests/helpers/nvidia_pickles.py) read without running
+their code, and refusal of malicious pickles."""
 
 from __future__ import annotations
 
@@ -8,12 +9,10 @@ import io
 import json
 import os
 import pickle
-import sys
-import types
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 import torch
 from safetensors import safe_open
@@ -23,9 +22,9 @@ from torch import nn
 from sg2model import Discriminator, Generator, configs, load_network, save_network
 from sg2model.core.errors import Sg2Error
 from sg2model.core.files import sha256_file
-from sg2model.io import detect_format
-from sg2model.networks.discriminator import MinibatchStdLayer
-from sg2model.networks.layers import FullyConnectedLayer
+from tests.helpers import nvidia_pickles as nvp
+from tests.helpers.cli_checks import check_info_convert_fid
+from tests.helpers.fake_weights import isolate_weight_search
 
 TINY = {"channel_base": 256, "channel_max": 32}
 MAPPING = {"num_layers": 2}
@@ -105,172 +104,141 @@ def test_load_refuses_unknown_files(tmp_path: Path) -> None:
 
 
 # ------------------------------------------------------------------------------- stylegan2-ada pickles
+# Files with the object graph of NVIDIA's code (tests/helpers/nvidia_pickles.py): a training snapshot of
+# training_loop.py and a legacy.py conversion of a TF pickle, in NumPy 1 and NumPy 2 spellings.
 
-
-class _FakeModules:
-    """Modules ``torch_utils.persistence``, ``dnnlib.util`` and ``training.networks`` as the official code
-    has them, so that a pickle written here names the same globals as an official snapshot."""
-
-    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
-        def _reconstruct_persistent_obj(meta: dict[str, Any]) -> Any:
-            raise AssertionError("a loader must never call the persistence hook")
-
-        class EasyDict(dict[str, Any]):
-            pass
-
-        self.persistence = types.ModuleType("torch_utils.persistence")
-        _reconstruct_persistent_obj.__module__ = "torch_utils.persistence"
-        _reconstruct_persistent_obj.__qualname__ = "_reconstruct_persistent_obj"
-        self.persistence._reconstruct_persistent_obj = _reconstruct_persistent_obj  # type: ignore[attr-defined]
-        util = types.ModuleType("dnnlib.util")
-        EasyDict.__module__, EasyDict.__qualname__ = "dnnlib.util", "EasyDict"
-        util.EasyDict = EasyDict  # type: ignore[attr-defined]
-        self.EasyDict = EasyDict
-        self.networks = types.ModuleType("training.networks")
-        self.plain: dict[str, type] = {}
-        for name in ("FullyConnectedLayer", "MinibatchStdLayer"):  # pickled as plain (non-persistent) objects
-            cls = type(name, (), {"__module__": "training.networks"})
-            setattr(self.networks, name, cls)
-            self.plain[name] = cls
-        for name, module in (
-            ("torch_utils", types.ModuleType("torch_utils")),
-            ("torch_utils.persistence", self.persistence),
-            ("dnnlib", types.ModuleType("dnnlib")),
-            ("dnnlib.util", util),
-            ("training", types.ModuleType("training")),
-            ("training.networks", self.networks),
-        ):
-            monkeypatch.setitem(sys.modules, name, module)
-
-
-# Our class -> the class name stylegan2-ada-pytorch's training/networks.py gives it.
-ADA_CLASS = {
-    "SynthesisLayer": "SynthesisLayer",
-    "ToRGBLayer": "ToRGBLayer",
-    "SynthesisBlock": "SynthesisBlock",
-    "SynthesisNetwork": "SynthesisNetwork",
-    "MappingNetwork": "MappingNetwork",
-    "Generator": "Generator",
-    "Conv2dLayer": "Conv2dLayer",
-    "DiscriminatorBlock": "DiscriminatorBlock",
-    "DiscriminatorEpilogue": "DiscriminatorEpilogue",
-    "Discriminator": "Discriminator",
+E = nvp.EasyDict
+# (G architecture, D architecture, c_dim, num_fp16_res, conv_clamp, augmentation pipe): train.py's
+# 'auto' config (fp16, clamp 256, ADA), its 'cifar' config (conditional, D 'orig') and --aug=noaug in fp32.
+SNAPSHOTS = {
+    "auto": ("skip", "resnet", 0, 4, 256, True),
+    "cifar": ("orig", "orig", 3, 4, 256, True),
+    "noaug-fp32": ("resnet", "skip", 0, 0, None, False),
 }
-MODULE_SRC = "import os\nos.system('echo pwned > {marker}')\n"
 
 
-def module_state(module: nn.Module) -> dict[str, Any]:
-    """The ``__dict__`` parts of an nn.Module that official snapshots carry."""
-    return {
-        "training": False,
-        "_parameters": collections.OrderedDict(module._parameters),
-        "_buffers": collections.OrderedDict(module._buffers),
-        "_non_persistent_buffers_set": set(),
-        "_backward_hooks": collections.OrderedDict(),
-        "_forward_hooks": collections.OrderedDict(),
-        "_forward_pre_hooks": collections.OrderedDict(),
-        "_state_dict_hooks": collections.OrderedDict(),
-        "_load_state_dict_pre_hooks": collections.OrderedDict(),
-        "_modules": collections.OrderedDict(module._modules),
-    }
+def snapshot_kwargs(case: str) -> tuple[Any, Any]:
+    """G and D constructor kwargs as train.py builds them (EasyDicts) plus training_loop's common kwargs."""
+    g_arch, d_arch, c_dim, fp16, clamp, _ = SNAPSHOTS[case]
+    synthesis = E(channel_base=256, channel_max=32, num_fp16_res=fp16, conv_clamp=clamp, architecture=g_arch)
+    common = dict(c_dim=c_dim, img_resolution=16, img_channels=3)
+    g_kwargs = dict(z_dim=16, w_dim=16, mapping_kwargs=E(num_layers=2), synthesis_kwargs=synthesis, **common)
+    d_kwargs = dict(block_kwargs=E(), mapping_kwargs=E(), epilogue_kwargs=E(mbstd_group_size=4),
+                    channel_base=256, channel_max=32, num_fp16_res=fp16, conv_clamp=clamp,
+                    architecture=d_arch, **common)  # fmt: skip
+    return g_kwargs, d_kwargs
 
 
-class AdaPickler(pickle.Pickler):
-    """Writes our networks the way stylegan2-ada-pytorch's persistence writes its own."""
-
-    def __init__(
-        self,
-        file: io.BufferedWriter,
-        fakes: _FakeModules,
-        init: Mapping[int, tuple[tuple[Any, ...], Any]],
-        marker: Path,
-    ) -> None:
-        super().__init__(file, protocol=4)
-        self.fakes = fakes
-        self.init = init
-        self.marker = marker
-
-    def plain(self, module: nn.Module | None) -> Any:
-        """FullyConnectedLayer / MinibatchStdLayer become plain ``training.networks`` objects."""
-        if not isinstance(module, (FullyConnectedLayer, MinibatchStdLayer)):
-            return module
-        proxy: Any = object.__new__(self.fakes.plain[type(module).__name__])
-        proxy.__dict__.update(module_state(module), activation=getattr(module, "activation", None))
-        return proxy
-
-    def reducer_override(self, obj: Any) -> Any:
-        if not isinstance(obj, nn.Module):
-            return NotImplemented
-        args, kwargs = self.init.get(id(obj), ((), {}))
-        state = module_state(obj) | {"_init_args": args, "_init_kwargs": kwargs}
-        state["_modules"] = collections.OrderedDict((k, self.plain(v)) for k, v in obj._modules.items())
-        meta = dict(
-            type="class", version=6, module_src=MODULE_SRC.format(marker=self.marker),
-            class_name=ADA_CLASS[type(obj).__name__], state=state,
-        )  # fmt: skip
-        return self.fakes.persistence._reconstruct_persistent_obj, (meta,)
+def snapshot_networks(case: str, seed: int = 0) -> tuple[Generator, Discriminator]:
+    """Our networks for a snapshot case, built from their own options (not through the loader's mapping)."""
+    g_arch, d_arch, c_dim, fp16, clamp, _ = SNAPSHOTS[case]
+    options: dict[str, Any] = dict(channel_base=256, channel_max=32, num_fp16_res=fp16, conv_clamp=clamp)
+    torch.manual_seed(seed)
+    G = Generator(16, c_dim, 16, 16, 3, mapping_kwargs=MAPPING, architecture=g_arch, **options)
+    D = Discriminator(c_dim, 16, 3, architecture=d_arch, mbstd_group_size=4, **options)
+    with torch.no_grad():  # trained-like values, so that every tensor matters
+        for name, param in [*G.named_parameters(), *D.named_parameters()]:
+            if name.endswith(("bias", "noise_strength")):
+                param.add_(torch.randn_like(param) * 0.2)
+        G.mapping.w_avg.normal_()
+    return G.eval(), D.eval()
 
 
-def write_ada_pickle(
-    path: Path, fakes: _FakeModules, G: Generator, D: Discriminator, G_ema: Generator
-) -> None:
-    E = fakes.EasyDict
-    synthesis = E(channel_base=256, channel_max=32, num_fp16_res=0, conv_clamp=None, fp16_channels_last=False)
-    g_kwargs = E(z_dim=16, c_dim=G.c_dim, w_dim=16, img_resolution=16, img_channels=3,
-                 mapping_kwargs=E(num_layers=2), synthesis_kwargs=synthesis)  # fmt: skip
-    d_args = (D.c_dim, 16, 3)  # positional, as ada's constructor order
-    d_kwargs = E(architecture="resnet", channel_base=256, channel_max=32, num_fp16_res=0, conv_clamp=None,
-                 cmap_dim=None, block_kwargs=E(freeze_layers=0), mapping_kwargs=E(num_layers=2),
-                 epilogue_kwargs=E(mbstd_group_size=4))  # fmt: skip
-    init = {id(G): ((), g_kwargs), id(G_ema): ((), g_kwargs), id(D): (d_args, d_kwargs)}
-    data = dict(G=G, D=D, G_ema=G_ema, augment_pipe=None,
-                training_set_kwargs=E(path="ffhq.zip", resolution=16, use_labels=G.c_dim > 0))  # fmt: skip
-    with open(path, "wb") as handle:
-        AdaPickler(handle, fakes, init, path.with_suffix(".marker")).dump(data)
-
-
-@pytest.mark.parametrize("c_dim", [0, 3])
-def test_ada_pickle_loads_and_reproduces_outputs(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, c_dim: int
-) -> None:
-    fakes = _FakeModules(monkeypatch)
-    G, D = make_pair(c_dim)
-    G_ema, _ = make_pair(c_dim)
+def network_outputs(G: Any, D: Any, c: torch.Tensor | None) -> tuple[torch.Tensor, ...]:
+    z = torch.randn(4, G.z_dim, generator=torch.Generator().manual_seed(5))
     with torch.no_grad():
-        for param in G_ema.parameters():
-            param.add_(0.01)
-    path = tmp_path / "network-snapshot-000123.pkl"
-    write_ada_pickle(path, fakes, G, D, G_ema)
-    for name in ("torch_utils.persistence", "training.networks", "dnnlib.util"):
-        monkeypatch.delitem(sys.modules, name)  # the loader must not need the official code
-    assert detect_format(path) == "ada-pkl"
+        img = G(z, c, truncation_psi=0.7, noise_mode="const")
+        return img, G(z, c, noise_mode="const", fused_modconv=False), D(img, c)
+
+
+def labels(c_dim: int) -> torch.Tensor | None:
+    return torch.eye(c_dim)[[0, 1, 2, 1]] if c_dim else None
+
+
+@pytest.mark.parametrize("numpy_spelling", nvp.NUMPY_SPELLINGS)
+@pytest.mark.parametrize("case", sorted(SNAPSHOTS))
+def test_training_snapshot_loads_and_reproduces_outputs(
+    tmp_path: Path, case: str, numpy_spelling: str
+) -> None:
+    """network-snapshot-*.pkl of training_loop.py; 'numpy1' = NVIDIA's published ada-pytorch files."""
+    G, D = snapshot_networks(case)
+    G_ema, _ = snapshot_networks(case, seed=1)
+    g_kwargs, d_kwargs = snapshot_kwargs(case)
+    training_set = E(class_name="training.dataset.ImageFolderDataset", path="shapes.zip",
+                     use_labels=G.c_dim > 0, max_size=100, xflip=False, resolution=16)  # fmt: skip
+    augment = 0.25 if SNAPSHOTS[case][-1] else None
+    data = nvp.ada_snapshot(G, D, G_ema, g_kwargs, d_kwargs, training_set, augment_p=augment)
+    path = nvp.write_pickle(tmp_path / "network-snapshot-000040.pkl", data, numpy_spelling=numpy_spelling)
+    raw = path.read_bytes()
+    assert raw[:2] == b"\x80\x04" and b"weight_gain" in raw
+    assert (b"numpy.core.multiarray" if numpy_spelling == "numpy1" else b"numpy._core.multiarray") in raw
 
     bundle = load_network(path)
     assert bundle.source_format == "ada-pkl" and bundle.sha256 == sha256_file(path)
-    assert not path.with_suffix(".marker").exists()  # module_src was never executed
-    assert bundle.meta["training_set_kwargs"] == {
-        "path": "ffhq.zip",
-        "resolution": 16,
-        "use_labels": c_dim > 0,
-    }
-    assert bundle.meta["has_augment_pipe"] is False
-    assert isinstance(bundle.G, Generator) and isinstance(bundle.D, Discriminator)
-    assert bundle.G.config.mapping.num_layers == 2 and bundle.D.config.mbstd_group_size == 4
-    c = torch.eye(3)[[0, 1, 2, 1]] if c_dim else None
-    torch.testing.assert_close(outputs(bundle.G, bundle.D, c), outputs(G, D, c), rtol=0, atol=0)
-    assert bundle.generator is bundle.G_ema
-    torch.testing.assert_close(outputs(bundle.G_ema, D, c)[0], outputs(G_ema, D, c)[0], rtol=0, atol=0)
+    assert bundle.meta["training_set_kwargs"] == dict(training_set)
+    assert bundle.meta["has_augment_pipe"] is (augment is not None)
+    if augment is not None:
+        assert bundle.meta["augment_pipe"]["class_name"] == "AugmentPipe"
+        assert bundle.meta["augment_pipe"]["p"] == pytest.approx(0.25)
+        assert bundle.meta["augment_pipe"]["init_kwargs"] == nvp.AUGPIPE_BGC
+    assert bundle.G.config == G.config and bundle.D.config == D.config  # type: ignore[union-attr]
+    c = labels(G.c_dim)
+    torch.testing.assert_close(
+        network_outputs(bundle.G, bundle.D, c), network_outputs(G, D, c), rtol=0, atol=0
+    )
+    torch.testing.assert_close(
+        network_outputs(bundle.generator, D, c), network_outputs(G_ema, D, c), rtol=0, atol=0
+    )
 
 
-def test_ada_pickle_with_foreign_layout_is_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fakes = _FakeModules(monkeypatch)
-    G, D = make_pair()
-    with torch.no_grad():
-        G.synthesis.b16.conv1.bias = nn.Parameter(torch.zeros(7))  # type: ignore[union-attr]
-    path = tmp_path / "odd.pkl"
-    write_ada_pickle(path, fakes, G, D, G)
+# legacy.py --source=<StyleGAN2-ADA TF pickle>: TF static kwargs of G_main and D_main (train.py's values).
+TF_G = {"num_channels": 3, "resolution": 16, "fmap_base": 64, "latent_size": 16, "dlatent_size": 16,
+        "mapping_layers": 2, "num_fp16_res": 4, "conv_clamp": 256}  # fmt: skip
+TF_D = {"num_channels": 3, "resolution": 16, "fmap_base": 128, "fmap_max": 32, "num_fp16_res": 4,
+        "conv_clamp": 256, "mbstd_group_size": 4}  # fmt: skip
+
+
+@pytest.mark.parametrize("c_dim", [0, 3])
+def test_legacy_conversion_of_a_tf_pickle_loads(tmp_path: Path, c_dim: int) -> None:
+    """legacy.py records the D's TF mapping_layers (0: none) even when it builds no mapping (c_dim 0);
+    conditional (cifar10.pkl): label embedding plus normalization, no layers."""
+    g_kwargs = nvp.legacy_generator_kwargs({**TF_G, "label_size": c_dim})
+    d_kwargs = nvp.legacy_discriminator_kwargs({**TF_D, "label_size": c_dim, "architecture": "orig"})
+    assert d_kwargs["mapping_kwargs"]["num_layers"] == 0
+    torch.manual_seed(3)
+    options: dict[str, Any] = dict(num_fp16_res=4, conv_clamp=256)
+    G = Generator(16, c_dim, 16, 16, 3, mapping_kwargs=MAPPING, channel_base=128, **options).eval()
+    D = Discriminator(c_dim, 16, 3, architecture="orig", channel_base=256, channel_max=32, mbstd_group_size=4,
+                      mapping_kwargs={"num_layers": 0, "lr_multiplier": 0.1}, **options).eval()  # fmt: skip
+    path = nvp.write_pickle(tmp_path / "converted.pkl", nvp.legacy_conversion(G, D, G, g_kwargs, d_kwargs))
+    bundle = load_network(path)
+    assert bundle.meta == {"has_augment_pipe": False}
+    loaded: Any = bundle.D
+    assert hasattr(loaded, "mapping") == (c_dim > 0)
+    if c_dim:
+        assert loaded.config.mapping.num_layers == 0 and loaded.config.mapping.lr_multiplier == 0.1
+    c = labels(c_dim)
+    torch.testing.assert_close(
+        network_outputs(bundle.G, bundle.D, c), network_outputs(G, D, c), rtol=0, atol=0
+    )
+
+
+def test_ada_pickle_with_foreign_layout_is_refused(tmp_path: Path) -> None:
+    G, D = snapshot_networks("noaug-fp32")
+    g_kwargs, d_kwargs = snapshot_kwargs("noaug-fp32")
+    g_kwargs["synthesis_kwargs"] = E(g_kwargs["synthesis_kwargs"], channel_max=16)  # not what the tensors are
+    path = nvp.write_pickle(tmp_path / "odd.pkl", nvp.ada_snapshot(G, D, G, g_kwargs, d_kwargs, None, None))
     with pytest.raises(Sg2Error, match="shape mismatch"):
         load_network(path)
+
+
+def test_unsupported_persistent_class_is_named(tmp_path: Path) -> None:
+    G, D = snapshot_networks("noaug-fp32")
+    data = nvp.ada_snapshot(G, D, G, *snapshot_kwargs("noaug-fp32"), None, None)
+    data["G_ema"].meta["class_name"] = "StyleGAN3Generator"
+    with pytest.raises(Sg2Error, match="'StyleGAN3Generator'") as info:
+        load_network(nvp.write_pickle(tmp_path / "other.pkl", data))
+    assert "\n" not in str(info.value)
 
 
 # ------------------------------------------------------------------------------------ malicious pickles
@@ -289,15 +257,6 @@ class _Eval:
         return eval, ("__import__('os').getcwd()",)
 
 
-def _persistent_wrapper(payload: Any, fakes: _FakeModules) -> Any:
-    class Wrapper:
-        def __reduce__(self) -> Any:
-            meta = dict(type="class", version=6, module_src="", class_name="Generator", state={"x": payload})
-            return fakes.persistence._reconstruct_persistent_obj, (meta,)
-
-    return Wrapper()
-
-
 class _EvilStorage:
     """A tensor storage whose bytes are a pickle calling os.system (torch.storage._load_from_bytes path)."""
 
@@ -310,19 +269,61 @@ class _EvilStorage:
         return torch.storage._load_from_bytes, (buffer.getvalue(),)
 
 
-@pytest.mark.parametrize("payload", ["system", "eval", "storage"])
-def test_malicious_pickles_are_refused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, payload: str) -> None:
-    fakes = _FakeModules(monkeypatch)
+class _ObjectScalar:
+    """A numpy 'scalar' of object dtype: numpy would hand back the pickled object itself."""
+
+    def __reduce__(self) -> Any:
+        return np.dtype("O").__reduce__()
+
+
+class _HookedTensor:
+    """A tensor rebuilt with a backward hook chosen by the file (an allowed callable)."""
+
+    def __reduce__(self) -> Any:
+        func, args = torch.ones(2).__reduce_ex__(2)[:2]
+        hooks = collections.OrderedDict([(0, collections.OrderedDict)])
+        return func, (*args[:5], hooks)
+
+
+def _evil_snapshot(payload: Any) -> dict[str, Any]:
+    """A snapshot whose G state carries ``payload``."""
+    meta = dict(
+        type="class", version=6, module_src=nvp.MODULE_SRC, class_name="Generator", state={"x": payload}
+    )
+    return {"G": nvp._Persistent(meta)}
+
+
+@pytest.mark.parametrize("payload", ["system", "eval", "storage", "object-dtype", "hooks"])
+def test_malicious_pickles_are_refused(tmp_path: Path, payload: str) -> None:
     marker = tmp_path / "pwned"
     command = f"touch {marker}"
-    evil = {"system": _System(command), "eval": _Eval(), "storage": _EvilStorage(command)}[payload]
-    path = tmp_path / "evil.pkl"
-    path.write_bytes(pickle.dumps({"G": _persistent_wrapper(evil, fakes)}, protocol=4))
+    evil = {
+        "system": _System(command),
+        "eval": _Eval(),
+        "storage": _EvilStorage(command),
+        "object-dtype": _ObjectScalar(),
+        "hooks": _HookedTensor(),
+    }[payload]
+    path = nvp.write_pickle(tmp_path / "evil.pkl", _evil_snapshot(evil))
     with pytest.raises(Sg2Error) as info:
         load_network(path)
-    assert "\n" not in str(info.value)
-    assert not marker.exists()
-    assert ("refused" if payload == "storage" else "refuses") in str(info.value)
+    message = str(info.value)
+    assert "\n" not in message and not marker.exists()
+    expected = {"system": "posix.system", "eval": "builtins.eval", "storage": "refused",
+                "object-dtype": "dtype", "hooks": "carries hooks"}[payload]  # fmt: skip
+    assert expected in message
+
+
+def test_build_on_an_allowed_global_is_refused(tmp_path: Path) -> None:
+    from sg2model.io.ada_pickle import AdaUnpickler, EasyDict
+
+    before = dict(vars(EasyDict))
+    # GLOBAL dnnlib.util.EasyDict, then BUILD with a slot state: what an ordinary unpickler would setattr.
+    evil = (b"\x80\x04\x8c\x0bdnnlib.util\x94\x8c\x08EasyDict\x94\x93\x94N}\x94\x8c\x0b__getattr__\x94N"
+            b"s\x86\x94b.")  # fmt: skip
+    with pytest.raises(Sg2Error, match="sets the state of a type"):
+        AdaUnpickler(io.BytesIO(evil), "evil.pkl").load()
+    assert dict(vars(EasyDict)) == before
 
 
 def test_spec_json_round_trip_and_unknown_options() -> None:
@@ -336,3 +337,23 @@ def test_spec_json_round_trip_and_unknown_options() -> None:
         configs.spec_from_dict(data)
     with pytest.raises(Sg2Error, match="kind"):
         configs.spec_from_dict({"kind": "vae"})
+
+
+@pytest.mark.filterwarnings("ignore::sg2eval.weights.UnverifiedWeightsWarning")
+@pytest.mark.parametrize("kind", ["snapshot", "legacy"])
+def test_cli_on_a_snapshot_and_a_legacy_conversion(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    isolate_weight_search(monkeypatch, tmp_path / "search")
+    G, D = snapshot_networks("auto")
+    if kind == "snapshot":
+        data = nvp.ada_snapshot(G, D, G, *snapshot_kwargs("auto"), training_set_kwargs=E(path="x.zip"))
+    else:
+        g_kwargs = nvp.legacy_generator_kwargs(
+            {**TF_G, "fmap_base": 128, "fmap_max": 32, "mapping_layers": 2}
+        )
+        data = nvp.legacy_conversion(
+            G, D, G, g_kwargs, nvp.legacy_discriminator_kwargs({**TF_D, "fmap_max": 32})
+        )
+    summary = check_info_convert_fid(nvp.write_pickle(tmp_path / f"{kind}.pkl", data), tmp_path)
+    assert summary["format"] == "ada-pkl"

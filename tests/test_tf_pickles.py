@@ -12,15 +12,11 @@ Rendered images are compared with independent NumPy forward passes written from 
 
 from __future__ import annotations
 
-import contextlib
 import io
 import json
 import math
 import os
 import pickle
-import sys
-import types
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -43,6 +39,9 @@ from sg2model.io.tf_convert import (
 from sg2model.io.tf_pickle import TFNetworkRecord, read_tf_pickle
 from sg2model.networks import Discriminator, Generator
 from sg2model.networks.stylegan1 import StyleGAN1Discriminator, StyleGAN1Generator
+from tests.helpers.cli_checks import check_info_convert_fid
+from tests.helpers.fake_weights import isolate_weight_search
+from tests.helpers.nvidia_pickles import TF_FAMILIES, EasyDict, tf_network_state, write_tf_pickle
 
 SQRT2 = math.sqrt(2.0)
 W_DIM = 16
@@ -52,72 +51,40 @@ Z_DIM = 16
 # Building pickles with the official structure.
 
 
-@contextlib.contextmanager
-def fake_dnnlib() -> Iterator[tuple[type, type]]:
-    """Install modules ``dnnlib.tflib.network`` / ``dnnlib.util`` so that pickle writes the official paths."""
-    names = ("dnnlib", "dnnlib.tflib", "dnnlib.tflib.network", "dnnlib.util")
-    modules = {name: types.ModuleType(name) for name in names}
-
-    class Network:
-        def __init__(self, state: dict[str, Any]) -> None:
-            self._state = state
-
-        def __getstate__(self) -> dict[str, Any]:
-            return self._state
-
-    class EasyDict(dict):
-        pass
-
-    for cls, module in ((Network, "dnnlib.tflib.network"), (EasyDict, "dnnlib.util")):
-        cls.__module__ = module
-        cls.__qualname__ = cls.__name__
-        setattr(modules[module], cls.__name__, cls)
-    saved = {name: sys.modules.get(name) for name in names}
-    sys.modules.update(modules)
-    try:
-        yield Network, EasyDict
-    finally:
-        for name, old in saved.items():
-            if old is None:
-                sys.modules.pop(name, None)
-            else:
-                sys.modules[name] = old
-
-
 def tf_net(
     name: str,
     func: str,
     kwargs: dict[str, Any],
     variables: dict[str, np.ndarray],
     components: dict[str, Any] | None = None,
-    version: int = 4,
+    family: str = "stylegan2",
 ) -> dict[str, Any]:
-    """A Network state as ``Network.__getstate__`` writes it (components still as state dicts)."""
-    return {
-        "version": version,
-        "name": name,
-        "static_kwargs": kwargs,
-        "components": components or {},
-        "build_module_src": "raise RuntimeError('build_module_src must never run')\n",
-        "build_func_name": func,
-        "variables": list(variables.items()),
-    }
+    """A Network state as ``family``'s ``Network.__getstate__`` writes it (helpers/nvidia_pickles)."""
+    return tf_network_state(family, name, func, kwargs, variables, components)
 
 
-def write_pickle(path: Path, *states: dict[str, Any], protocol: int = 4, easydict: bool = False) -> Path:
-    """Pickle ``(G, D, Gs)`` (three states) or a single network, with the official class path;
-    ``easydict`` stores static kwargs and components as ``dnnlib.util.EasyDict``."""
-    with fake_dnnlib() as (network_cls, easydict_cls):
-        wrap = easydict_cls if easydict else dict
+_FAMILY_OF_VERSION = {spec.version: name for name, spec in TF_FAMILIES.items()}
 
-        def build(state: dict[str, Any]) -> Any:
-            comps = wrap({key: build(value) for key, value in state["components"].items()})
-            return network_cls({**state, "components": comps, "static_kwargs": wrap(state["static_kwargs"])})
 
-        nets = [build(state) for state in states]
-        obj = tuple(nets) if len(nets) > 1 else nets[0]
-        path.write_bytes(pickle.dumps(obj, protocol=protocol))
-    return path
+def write_pickle(
+    path: Path,
+    *states: dict[str, Any],
+    protocol: int | None = None,
+    easydict: bool = False,
+    family: str | None = None,
+    numpy_spelling: str = "numpy1",
+) -> Path:
+    """Pickle ``(G, D, Gs)`` (three states) or a single network as the TF code base of the states' version
+    does; ``easydict`` stores the static kwargs as ``dnnlib.util.EasyDict`` (not seen in real files)."""
+    if easydict:
+        states = tuple({**state, "static_kwargs": EasyDict(state["static_kwargs"])} for state in states)
+    return write_tf_pickle(
+        path,
+        *states,
+        family=family or _FAMILY_OF_VERSION[states[0]["version"]],
+        numpy_spelling=numpy_spelling,
+        protocol=protocol,
+    )
 
 
 class Vars:
@@ -205,22 +172,35 @@ def sg2_generator_state(
     seed: int = 0,
     synthesis_func: str = "G_synthesis_stylegan2",
     name: str = "Gs",
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    kwargs = tf_generator_kwargs(resolution, fmap_base)
+    """``G_main`` of NVlabs/stylegan2 (or stylegan2-ada for ``synthesis_func='G_synthesis'``, whose
+    ``mapping_fmaps`` default is dlatent_size and not in its kwargs); ``extra`` kwargs go to G and both
+    components, as G_main passes its kwargs on."""
+    kwargs = {**tf_generator_kwargs(resolution, fmap_base), **(extra or {})}
     revised = synthesis_func == "G_synthesis_stylegan_revised"
+    family = "stylegan2-ada" if synthesis_func == "G_synthesis" else "stylegan2"
+    if family == "stylegan2-ada":
+        kwargs.pop("mapping_fmaps")
     if not revised:
         kwargs["architecture"] = architecture
     syn_vars = sg2_synthesis_vars(seed + 1, resolution, fmap_base, architecture, revised=revised)
     num_layers = 2 * int(np.log2(resolution)) - 2
-    synthesis = tf_net("G_synthesis", synthesis_func, dict(kwargs), syn_vars)
+    synthesis = tf_net("G_synthesis", synthesis_func, dict(kwargs), syn_vars, family=family)
     mapping = tf_net(
-        "G_mapping", "G_mapping", {**kwargs, "dlatent_broadcast": num_layers}, sg2_mapping_vars(seed + 2)
+        "G_mapping",
+        "G_mapping",
+        {**kwargs, "dlatent_broadcast": num_layers},
+        sg2_mapping_vars(seed + 2),
+        family=family,
     )
     own = Vars(seed + 3)
     own.values["lod"] = np.zeros((), np.float32)
     own.add("dlatent_avg", [W_DIM], scale=0.5)
-    g_kwargs = {**kwargs, "synthesis_func": synthesis_func}
-    return tf_net(name, "G_main", g_kwargs, own.values, {"synthesis": synthesis, "mapping": mapping})
+    # G_main records synthesis_func only where the config overrides its default (configs B-D).
+    g_kwargs = {**kwargs, "synthesis_func": synthesis_func} if revised else kwargs
+    comps = {"synthesis": synthesis, "mapping": mapping}
+    return tf_net(name, "G_main", g_kwargs, own.values, comps, family=family)
 
 
 def v1_generator_state(
@@ -256,19 +236,19 @@ def v1_generator_state(
     for res in range(2, log2 + 1):
         v.add(f"ToRGB_lod{log2 - res}/weight", [1, 1, nf(fmap_base, res - 1), 3])
         v.add(f"ToRGB_lod{log2 - res}/bias", [3], scale=0.2)
-    synthesis = tf_net("G_synthesis", "G_synthesis", dict(kwargs), v.values, version=3)
+    synthesis = tf_net("G_synthesis", "G_synthesis", dict(kwargs), v.values, family="stylegan")
     mapping = tf_net(
         "G_mapping",
         "G_mapping",
         {**kwargs, "dlatent_broadcast": 2 * log2 - 2},
         sg2_mapping_vars(seed + 1),
-        version=3,
+        family="stylegan",
     )
     own = Vars(seed + 2)
     own.values["lod"] = np.zeros((), np.float32)
     own.add("dlatent_avg", [W_DIM], scale=0.5)
     return tf_net(
-        "Gs", "G_style", kwargs, own.values, {"synthesis": synthesis, "mapping": mapping}, version=3
+        "Gs", "G_style", kwargs, own.values, {"synthesis": synthesis, "mapping": mapping}, family="stylegan"
     )
 
 
@@ -297,7 +277,7 @@ def v1_discriminator_state(
     v.add("4x4/Dense0/bias", [nf(fmap_base, 0)], scale=0.2)
     v.add("4x4/Dense1/weight", [nf(fmap_base, 0), 1])
     v.add("4x4/Dense1/bias", [1], scale=0.2)
-    return tf_net("D", "D_basic", kwargs, v.values, version=3)
+    return tf_net("D", "D_basic", kwargs, v.values, family="stylegan")
 
 
 def sg2_discriminator_state(
@@ -307,15 +287,18 @@ def sg2_discriminator_state(
     func: str = "D_stylegan2",
     seed: int = 30,
     fmap_max: int = 32,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """``D_stylegan2`` (architecture orig/skip/resnet) or, with ``func='D_stylegan'``, the configs B-D D.
-    ``fmap_max`` caps 4x4 and Dense0 alike (nf(0) == nf(1)), as at every official size."""
+    """``D_stylegan2`` (architecture orig/skip/resnet) or, with ``func='D_stylegan'``, the configs B-D D
+    (``'D_main'``: StyleGAN2-ADA's). ``fmap_max`` caps 4x4 and Dense0 alike (nf(0) == nf(1)), as at every
+    official size."""
     kwargs: dict[str, Any] = {
         "num_channels": 3,
         "resolution": resolution,
         "label_size": 0,
         "fmap_base": fmap_base,
         "fmap_max": fmap_max,
+        **(extra or {}),
     }
     revised = func == "D_stylegan"
     if not revised:
@@ -352,7 +335,45 @@ def sg2_discriminator_state(
     v.add("4x4/Dense0/bias", [nf(fmap_base, fmap_max=fmap_max, stage=0)], scale=0.2)
     v.add("Output/weight", [nf(fmap_base, fmap_max=fmap_max, stage=0), 1])
     v.add("Output/bias", [1], scale=0.2)
-    return tf_net("D", func, kwargs, v.values)
+    return tf_net("D", func, kwargs, v.values, family="stylegan2-ada" if func == "D_main" else "stylegan2")
+
+
+def ada_tf_states(c_dim: int = 0, resolution: int = 16) -> tuple[dict[str, Any], ...]:
+    """``(G, D, Gs)`` as NVlabs/stylegan2-ada's training loop pickles them (Network version 5, protocol 3),
+    with train.py's ``num_fp16_res=4``, ``conv_clamp=256`` and ``mbstd_group_size``. With ``c_dim`` the layout
+    of the official ``cifar10.pkl``: ``LabelEmbed`` in G_mapping (``label_fmaps`` None = latent_size, Dense0
+    sees ``[z, embedded label]``) and D_main's ``LabelEmbed`` with no ``Mapping{i}`` layers
+    (``mapping_layers = 0``, D_main's default, absent from the kwargs), width ``mapping_fmaps = nf(0)``, D
+    architecture 'orig'."""
+    shared = {"label_size": c_dim, "num_fp16_res": 4, "conv_clamp": 256}
+
+    def generator(name: str, seed: int) -> dict[str, Any]:
+        g = sg2_generator_state(
+            resolution, 64, synthesis_func="G_synthesis", seed=seed, name=name, extra=shared
+        )
+        if c_dim:
+            rng = np.random.RandomState(seed + 60)
+            mapping = g["components"]["mapping"]
+            wide = (rng.randn(2 * Z_DIM, W_DIM) * 100).astype(np.float32)
+            mapping["variables"] = [
+                ("LabelEmbed/weight", rng.randn(c_dim, Z_DIM).astype(np.float32)),
+                ("LabelEmbed/bias", rng.randn(Z_DIM).astype(np.float32)),
+            ] + [(n, wide if n == "Dense0/weight" else v) for n, v in mapping["variables"]]
+        return g
+
+    d_extra = {**shared, "mbstd_group_size": 4}
+    d = sg2_discriminator_state(resolution, architecture="orig" if c_dim else "resnet", func="D_main",
+                                extra=d_extra)  # fmt: skip
+    if c_dim:
+        cmap = nf(128, 0, fmap_max=32)
+        rng = np.random.RandomState(71)
+        d["variables"] = [(n, v) for n, v in d["variables"] if not n.startswith("Output/")] + [
+            ("LabelEmbed/weight", rng.randn(c_dim, cmap).astype(np.float32)),
+            ("LabelEmbed/bias", (rng.randn(cmap) * 0.2).astype(np.float32)),
+            ("Output/weight", rng.randn(cmap, cmap).astype(np.float32)),
+            ("Output/bias", (rng.randn(cmap) * 0.2).astype(np.float32)),
+        ]
+    return generator("G", 80), d, generator("Gs", 90)
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -625,7 +646,7 @@ def test_refuses_non_network_and_unknown_version(tmp_path: Path) -> None:
     state = sg2_generator_state()
     state["version"] = 9
     with pytest.raises(Sg2Error, match="version"):
-        read_tf_pickle(write_pickle(tmp_path / "v9.pkl", state))
+        read_tf_pickle(write_pickle(tmp_path / "v9.pkl", state, family="stylegan2"))
 
 
 @pytest.mark.parametrize("protocol", [2, 3, 4])
@@ -924,7 +945,6 @@ def test_presets_a_to_d() -> None:
 def test_stylegan2_ada_tf_networks(tmp_path: Path) -> None:
     g = sg2_generator_state(resolution=8, synthesis_func="G_synthesis")
     g["components"]["synthesis"]["static_kwargs"]["conv_clamp"] = 256
-    g["components"]["mapping"]["static_kwargs"].pop("mapping_fmaps")  # ADA's default: dlatent_size
     d = sg2_discriminator_state(resolution=8, func="D_main")
     tf = read_tf_pickle(write_pickle(tmp_path / "ada-tf.pkl", g, d, g))
     assert tf.Gs is not None and tf.D is not None
@@ -1059,3 +1079,69 @@ def test_preset_guess_from_official_names() -> None:
     assert guess_preset("karras2019stylegan-ffhq-1024x1024.pkl", "stylegan1", 16384) == "A"
     assert guess_preset("ffhq.pkl", "stylegan2-ada-tf", 32768) is None
     assert guess_preset("stylegan2-ffhq-config-b.pkl", "stylegan2", 16384) is None  # name and graph disagree
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Tests: the three TF code bases as they pickle (tests/helpers/nvidia_pickles.py), cifar10.pkl's layout.
+
+
+def _family_pickle(tmp_path: Path, family: str, numpy_spelling: str) -> Path:
+    """One file per TF family of docs/official_networks.md, in that code base's pickle format."""
+    if family == "stylegan":  # karras2019stylegan-*.pkl
+        states = (v1_generator_state(16), v1_discriminator_state(16), v1_generator_state(16, seed=51))
+    elif family == "stylegan2":  # stylegan2-*-config-e/f.pkl
+        states = (sg2_generator_state(16, name="G"), sg2_discriminator_state(16), sg2_generator_state(16))
+    else:  # stylegan2-ada/pretrained/*.pkl
+        states = ada_tf_states()
+    return write_pickle(tmp_path / f"{family}.pkl", *states, numpy_spelling=numpy_spelling)
+
+
+@pytest.mark.parametrize("numpy_spelling", ["numpy1", "numpy2"])
+@pytest.mark.parametrize("family", sorted(TF_FAMILIES))
+def test_official_tf_families_load(tmp_path: Path, family: str, numpy_spelling: str) -> None:
+    path = _family_pickle(tmp_path, family, numpy_spelling)
+    data = path.read_bytes()
+    assert data[:2] == bytes([0x80, TF_FAMILIES[family].protocol])
+    module = b"numpy.core.multiarray" if numpy_spelling == "numpy1" else b"numpy._core.multiarray"
+    assert module in data and b"scalar" in data  # 0-d variables (lod, noise_strength) are numpy scalars
+    tf = read_tf_pickle(path)
+    assert tf.Gs is not None and tf.Gs.version == TF_FAMILIES[family].version
+    bundle = load_network(path)
+    G: Any = bundle.generator
+    with torch.no_grad():
+        img = G(torch.from_numpy(seeds_z()).float(), None, noise_mode="const")
+        logits = bundle.D(torch.randn(4, 3, 16, 16))  # type: ignore[misc]
+    assert img.shape == (2, 3, 16, 16) and torch.isfinite(img).all() and logits.shape == (4, 1)
+
+
+def test_cifar10_like_conditional_discriminator_without_mapping_layers(tmp_path: Path) -> None:
+    """The official cifar10.pkl's D: LabelEmbed + normalization is the whole label mapping."""
+    c_dim = 3
+    g, d, gs = ada_tf_states(c_dim=c_dim)
+    assert "mapping_layers" not in d["static_kwargs"]
+    bundle = load_network(write_pickle(tmp_path / "cifar10.pkl", g, d, gs))
+    D: Any = bundle.D
+    G: Any = bundle.generator
+    assert D.c_dim == G.c_dim == c_dim and D.config.mapping.num_layers == 0 and D.config.cmap_dim == 32
+    v = flat_vars(d)
+    c = np.eye(c_dim)[[0, 2, 1, 0]]
+    y = c @ (v["LabelEmbed/weight"] / np.sqrt(c_dim)) + v["LabelEmbed/bias"]
+    y = y / np.sqrt(np.mean(y**2, axis=1, keepdims=True) + 1e-8)
+    images = torch.randn(4, 3, 16, 16)
+    with torch.no_grad():
+        cmap = D.mapping(None, torch.from_numpy(c).float())
+        logits = D(images, torch.from_numpy(c).float())
+        other = D(images, torch.from_numpy(np.eye(c_dim)[[1, 1, 2, 2]]).float())
+        ws = G.mapping(torch.from_numpy(seeds_z(4)).float(), torch.from_numpy(c).float())
+    np.testing.assert_allclose(cmap.numpy(), y, rtol=1e-5, atol=1e-5)
+    assert logits.shape == (4, 1) and (logits - other).abs().max() > 1e-3
+    assert ws.shape == (4, 6, W_DIM) and G.mapping.embed.weight.shape == (Z_DIM, c_dim)
+
+
+@pytest.mark.filterwarnings("ignore::sg2eval.weights.UnverifiedWeightsWarning")
+def test_cli_on_a_cifar10_like_ada_tf_pickle(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    isolate_weight_search(monkeypatch, tmp_path / "search")
+    summary = check_info_convert_fid(
+        write_pickle(tmp_path / "cifar10.pkl", *ada_tf_states(c_dim=3)), tmp_path
+    )
+    assert set(summary["tf_architectures"].values()) == {"stylegan2-ada-tf"}

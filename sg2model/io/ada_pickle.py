@@ -1,11 +1,16 @@
 """Read stylegan2-ada-pytorch network pickles without running the code they carry.
 
-FACTS.md "Pickle persistence of stylegan2-ada-pytorch": the file is a pickled dict ``{G, D, G_ema,
-augment_pipe, training_set_kwargs}``; each network is reduced to
-``torch_utils.persistence._reconstruct_persistent_obj(meta)`` with ``meta = dict(type='class', version=6,
-module_src=..., class_name=..., state=...)`` and ``state`` holding ``_init_args``, ``_init_kwargs``,
-``_parameters``, ``_buffers`` and ``_modules``. We never look at ``module_src``: the init kwargs are mapped to
-our specs, our networks are built from them and the parameters/buffers (same names) are loaded strictly.
+FACTS.md "Pickle persistence of stylegan2-ada-pytorch": ``training_loop.py`` pickles a dict ``{G, D, G_ema,
+augment_pipe, training_set_kwargs}`` (``legacy.py`` writes the same keys, with ``augment_pipe`` and
+``training_set_kwargs`` None). Every module of ``training/networks.py`` and ``training/augment.py`` is a
+persistent class, reduced to ``torch_utils.persistence._reconstruct_persistent_obj(meta)`` with ``meta =
+dict(type='class', version=6, module_src=..., class_name=..., state=module.__dict__)``; ``state`` holds
+``_init_args``, ``_init_kwargs``, ``_parameters``, ``_buffers``, ``_modules`` and the layers' own attributes,
+some of them numpy float64 scalars (``weight_gain = lr_multiplier / np.sqrt(in_features)``).
+
+We never look at ``module_src``: the init kwargs are mapped to our specs, our networks are built from them and
+the parameters/buffers (same names) are loaded strictly. ``augment_pipe`` stays an inert record (its class
+name and augmentation probability ``p`` go to the metadata).
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 import torch
 from torch import nn
 
@@ -28,10 +34,9 @@ from sg2model.configs import (
 from sg2model.core.errors import Sg2Error
 from sg2model.io.restricted_unpickler import (
     CONTAINER_GLOBALS,
+    NUMPY_SCALAR_GLOBALS,
     TENSOR_GLOBALS,
     RestrictedUnpickler,
-    StubObject,
-    stub_class,
 )
 from sg2model.networks import Discriminator, Generator
 
@@ -78,11 +83,13 @@ def _reconstruct_persistent_obj(meta: Any) -> PersistentRecord:
 
 
 class AdaUnpickler(RestrictedUnpickler):
-    """Allows tensors, containers, ada's persistence record and inert stubs for ``training.*`` classes."""
+    """Allows what real snapshots name: tensors, containers, ada's persistence record, ``EasyDict`` and
+    numpy scalars (both module spellings)."""
 
     ALLOWED = {
         **TENSOR_GLOBALS,
         **CONTAINER_GLOBALS,
+        **NUMPY_SCALAR_GLOBALS,
         PERSISTENCE_GLOBAL: _reconstruct_persistent_obj,
         ("dnnlib.util", "EasyDict"): EasyDict,
     }
@@ -90,19 +97,13 @@ class AdaUnpickler(RestrictedUnpickler):
     def __init__(self, file: IO[bytes], source: str) -> None:
         super().__init__(file, self.ALLOWED, source)
 
-    def find_class(self, module: str, name: str) -> Any:
-        if module.startswith("training.") and (module, name) not in self.allowed:
-            return stub_class(module, name)  # plain (non-persistent) modules of the training package
-        return super().find_class(module, name)
-
 
 def _state(obj: Any) -> dict[str, Any]:
     if isinstance(obj, PersistentRecord):
         return obj.state
-    if isinstance(obj, StubObject) and isinstance(getattr(obj, "state", None), dict):
-        return obj.state
     raise Sg2Error(
-        f"unexpected object {obj!r} inside an ada-pytorch network; the pickle is not supported"
+        f"a submodule inside an ada-pytorch network is a {type(obj).__name__}, not a persistent module; "
+        "the pickle is not supported"
     )
 
 
@@ -122,11 +123,14 @@ def flatten_state(obj: Any, prefix: str = "") -> dict[str, torch.Tensor]:
 
 
 def _as_dict(value: Any) -> Any:
-    """EasyDicts and OrderedDicts -> plain dicts, recursively (JSON-able metadata)."""
+    """EasyDicts and OrderedDicts -> plain dicts, numpy scalars -> Python numbers, recursively (JSON-able;
+    ``legacy.py`` copies TF static kwargs, which may be numpy scalars, into the init kwargs)."""
     if isinstance(value, Mapping):
         return {str(k): _as_dict(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_as_dict(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
     return value
 
 
@@ -170,6 +174,8 @@ def discriminator_spec_from_ada(kwargs: Mapping[str, Any]) -> DiscriminatorSpec:
     block = dict(options.pop("block_kwargs", None) or {})
     epilogue = dict(options.pop("epilogue_kwargs", None) or {})
     mapping = dict(options.pop("mapping_kwargs", None) or {})
+    if not options.get("c_dim"):
+        mapping = {}  # ada builds no label mapping then (legacy.py still records num_layers=0 for it)
     for key in _LAYOUT_ONLY:
         block.pop(key, None)
     _pop_activation(block, "the discriminator")
@@ -215,6 +221,16 @@ def load_state_strict(net: nn.Module, state: Mapping[str, torch.Tensor], source:
     net.load_state_dict(state, strict=True)
 
 
+def describe_augment_pipe(record: PersistentRecord) -> dict[str, Any]:
+    """Class name, init kwargs and probability ``p`` of a pickled ``AugmentPipe`` (never run)."""
+    p = (record.state.get("_buffers") or {}).get("p")
+    return {
+        "class_name": record.class_name,
+        "init_kwargs": _as_dict(record.state.get("_init_kwargs") or {}),
+        "p": float(p) if isinstance(p, torch.Tensor) and p.numel() == 1 else None,
+    }
+
+
 def read_ada_pickle(path: Path) -> tuple[dict[str, nn.Module], dict[str, Any]]:
     """Networks (``G``, ``D``, ``G_ema`` where present) and metadata of a stylegan2-ada-pytorch pickle."""
     source = f"ada pickle {path}"
@@ -230,6 +246,8 @@ def read_ada_pickle(path: Path) -> tuple[dict[str, nn.Module], dict[str, Any]]:
         if isinstance(data.get(k), PersistentRecord)
     }
     meta: dict[str, Any] = {"has_augment_pipe": data.get("augment_pipe") is not None}
+    if isinstance(data.get("augment_pipe"), PersistentRecord):
+        meta["augment_pipe"] = describe_augment_pipe(data["augment_pipe"])
     if data.get("training_set_kwargs") is not None:
         meta["training_set_kwargs"] = _as_dict(data["training_set_kwargs"])
     return nets, meta

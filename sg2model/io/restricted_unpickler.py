@@ -3,6 +3,9 @@
 A pickle names callables (``module.name``) that the loader calls; an ordinary ``pickle.load`` imports and
 calls whatever is named, so a file can run ``os.system``. :class:`RestrictedUnpickler` resolves each name
 through an explicit table of allowed replacements and refuses every other one with :class:`Sg2Error`.
+The replacements check their arguments (numpy: numeric dtypes only, never object arrays; torch: plain
+storages, no hooks), and the BUILD opcode, which sets an object's state, is allowed only on inert stubs and
+on checked numpy arrays and dtypes, so that no allowed class or function can be modified by a file.
 The readers of stylegan2-ada-pytorch pickles (``ada_pickle``) and TF pickles build on it: they map the
 foreign network classes to inert :func:`stub_class` records and read the tensors and arrays.
 """
@@ -11,7 +14,9 @@ from __future__ import annotations
 
 import collections
 import io
+import math
 import pickle
+import struct
 from collections.abc import Mapping
 from typing import IO, Any
 
@@ -45,10 +50,37 @@ def _first_line(exc: BaseException) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
+def _rebuild_tensor(
+    storage: Any,
+    storage_offset: int,
+    size: tuple[int, ...],
+    stride: tuple[int, ...],
+    requires_grad: bool,
+    backward_hooks: Any,
+    metadata: Any = None,
+) -> torch.Tensor:
+    """Stand-in for ``torch._utils._rebuild_tensor_v2``: only a storage read by
+    :func:`_load_storage_from_bytes` and no hooks (a hook is a callable the file could choose)."""
+    if not isinstance(storage, torch.storage.TypedStorage) or backward_hooks or metadata is not None:
+        raise Sg2Error(
+            "a tensor in the pickle has no plain storage or carries hooks; sg2model will not load it"
+        )
+    return torch._utils._rebuild_tensor_v2(
+        storage, storage_offset, size, stride, requires_grad, backward_hooks
+    )
+
+
+def _rebuild_parameter(data: Any, requires_grad: bool, backward_hooks: Any) -> torch.nn.Parameter:
+    """Stand-in for ``torch._utils._rebuild_parameter``: a tensor and no hooks."""
+    if not isinstance(data, torch.Tensor) or backward_hooks:
+        raise Sg2Error("a parameter in the pickle is not a plain tensor; sg2model will not load it")
+    return torch._utils._rebuild_parameter(data, requires_grad, backward_hooks)
+
+
 # How torch tensors and parameters appear in a plain ``pickle.dump`` (torch 1.x and 2.x).
 TENSOR_GLOBALS: dict[tuple[str, str], Any] = {
-    ("torch._utils", "_rebuild_tensor_v2"): torch._utils._rebuild_tensor_v2,
-    ("torch._utils", "_rebuild_parameter"): torch._utils._rebuild_parameter,
+    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
+    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
     ("torch.storage", "_load_from_bytes"): _load_storage_from_bytes,
 }
 
@@ -60,12 +92,102 @@ CONTAINER_GLOBALS: dict[tuple[str, str], Any] = {
     ("__builtin__", "set"): set,
 }
 
-# NumPy arrays and scalars (TF pickles store variables as ndarrays); both module spellings of NumPy 1 and 2.
+# NumPy kinds we rebuild: bool, signed/unsigned integers, floats, complex (never objects, strings or records).
+NUMERIC_KINDS = "biufc"
+
+
+class _NdarrayClass:
+    """What ``numpy.ndarray`` resolves to: a marker that only :func:`_reconstruct_array` accepts."""
+
+
+def _numeric_dtype(dtype: Any, what: str) -> np.dtype[Any]:
+    if not isinstance(dtype, np.dtype) or dtype.kind not in NUMERIC_KINDS or dtype.fields or dtype.subdtype:
+        raise Sg2Error(
+            f"{what} in the pickle has dtype {dtype!r}; sg2model reads plain numeric arrays only"
+        )
+    return dtype
+
+
+def _as_bytes(data: Any, what: str) -> bytes:
+    if isinstance(data, str):  # a Python 2 string read with encoding='latin1'
+        return data.encode("latin1")
+    if not isinstance(data, (bytes, bytearray)):
+        raise Sg2Error(f"{what} in the pickle holds {type(data).__name__}, not raw bytes")
+    return bytes(data)
+
+
+def _dtype(obj: Any, align: Any = False, copy: Any = False) -> np.dtype[Any]:
+    """Stand-in for ``numpy.dtype(obj, align, copy)``: a numeric type code only, always a fresh copy (the
+    pickle's BUILD then sets its byte order on the copy, never on numpy's shared instance)."""
+    if not isinstance(obj, str):
+        raise Sg2Error(
+            f"a numpy dtype in the pickle is built from {type(obj).__name__}; expected a type code"
+        )
+    try:
+        dtype = np.dtype(obj)
+    except TypeError as exc:
+        raise Sg2Error(f"a numpy dtype in the pickle has unknown type code {obj!r}") from exc
+    _numeric_dtype(dtype, "a numpy dtype")
+    return np.dtype(obj, bool(align), True)
+
+
+def _scalar(dtype: Any, data: Any = None) -> Any:
+    """Stand-in for ``numpy.core.multiarray.scalar``: a numeric scalar from its raw bytes."""
+    raw = _as_bytes(data, "a numpy scalar")
+    if len(raw) != _numeric_dtype(dtype, "a numpy scalar").itemsize:
+        raise Sg2Error(f"a numpy scalar in the pickle has {len(raw)} bytes for dtype {dtype}")
+    return _multiarray.scalar(dtype, raw)
+
+
+def _reconstruct_array(subtype: Any, shape: Any, typecode: Any) -> np.ndarray:
+    """Stand-in for ``numpy.core.multiarray._reconstruct``: an empty ndarray that BUILD fills (checked)."""
+    if subtype is not _NdarrayClass:
+        raise Sg2Error(
+            f"the pickle rebuilds an array of class {subtype!r}; sg2model reads numpy.ndarray only"
+        )
+    return np.ndarray((0,), np.uint8)
+
+
+# NumPy arrays, scalars and dtypes, in the spellings of NumPy 1 (``numpy.core``) and 2 (``numpy._core``).
 NUMPY_GLOBALS: dict[tuple[str, str], Any] = {
     (module, name): value
     for module in ("numpy.core.multiarray", "numpy._core.multiarray")
-    for name, value in (("_reconstruct", _multiarray._reconstruct), ("scalar", _multiarray.scalar))
-} | {("numpy", "ndarray"): np.ndarray, ("numpy", "dtype"): np.dtype}
+    for name, value in (("_reconstruct", _reconstruct_array), ("scalar", _scalar))
+} | {("numpy", "ndarray"): _NdarrayClass, ("numpy", "dtype"): _dtype}
+# What the numpy scalars of stylegan2-ada-pytorch layers (``weight_gain = lr / np.sqrt(n)``) need.
+NUMPY_SCALAR_GLOBALS: dict[tuple[str, str], Any] = {
+    key: value for key, value in NUMPY_GLOBALS.items() if key[1] in ("scalar", "dtype")
+}
+
+
+def _array_state(state: Any) -> tuple[Any, ...]:
+    """``ndarray.__setstate__`` argument ``(version, shape, dtype, is_fortran, raw bytes)``, checked."""
+    if not (isinstance(state, tuple) and len(state) == 5 and isinstance(state[1], tuple)):
+        raise Sg2Error("a numpy array in the pickle has a malformed state")
+    version, shape, dtype, fortran, data = state
+    if not all(isinstance(n, int) and n >= 0 for n in shape):
+        raise Sg2Error(f"a numpy array in the pickle has shape {shape!r}")
+    raw = _as_bytes(data, "a numpy array")
+    if len(raw) != math.prod(shape) * _numeric_dtype(dtype, "a numpy array").itemsize:
+        raise Sg2Error(f"a numpy array in the pickle has {len(raw)} bytes for shape {shape} of {dtype}")
+    return (version, shape, dtype, bool(fortran), raw)
+
+
+def _dtype_state(state: Any) -> tuple[Any, ...]:
+    """``dtype.__setstate__`` argument of a plain numeric dtype: ``(3, byte order, None, None, None, -1, -1,
+    0)``; anything else (sub-arrays, fields, flags) is refused."""
+    if not (
+        isinstance(state, tuple)
+        and len(state) == 8
+        and state[0] == 3
+        and state[1] in ("<", ">", "|", "=")
+        and state[2:5] == (None, None, None)
+        and state[5:] == (-1, -1, 0)
+    ):
+        raise Sg2Error(
+            f"a numpy dtype in the pickle has state {state!r}; sg2model reads plain numeric dtypes"
+        )
+    return state
 
 
 class StubObject:
@@ -86,8 +208,31 @@ def stub_class(module: str, name: str) -> type[StubObject]:
     return type(name, (StubObject,), {"stub_module": module, "stub_name": name})
 
 
-class RestrictedUnpickler(pickle.Unpickler):
-    """``pickle.Unpickler`` that resolves globals only through ``allowed`` (``(module, name) -> object``)."""
+def _build(unpickler: Any) -> None:
+    """The BUILD opcode (set an object's state), allowed on stubs and checked numpy arrays and dtypes only:
+    a BUILD on anything else (say an allowed class or function) could overwrite its attributes."""
+    stack: list[Any] = unpickler.stack  # the pure-Python unpickler's value stack
+    state = stack.pop()
+    target = stack[-1]
+    if isinstance(target, StubObject):
+        target.__setstate__(state)
+    elif type(target) is np.ndarray:
+        target.__setstate__(_array_state(state))
+    elif isinstance(target, np.dtype):
+        target.__setstate__(_dtype_state(state))  # type: ignore[attr-defined]
+        _numeric_dtype(target, "a numpy dtype")
+    else:
+        raise Sg2Error(
+            f"{unpickler.source} sets the state of a {type(target).__name__} object, which sg2model refuses "
+            "(it could change code); load only network files from sources you trust"
+        )
+
+
+class RestrictedUnpickler(pickle._Unpickler):
+    """Pure-Python ``pickle`` unpickler that resolves globals only through ``allowed``
+    (``(module, name) -> object``) and sets object state only through :func:`_build`."""
+
+    dispatch = {**pickle._Unpickler.dispatch, pickle.BUILD[0]: _build}
 
     def __init__(
         self, file: IO[bytes], allowed: AllowedGlobals, source: str, encoding: str = "ASCII"
@@ -109,8 +254,8 @@ class RestrictedUnpickler(pickle.Unpickler):
         """Unpickle; a refused global or a damaged file raises :class:`Sg2Error`."""
         try:
             return super().load()
-        except Sg2Error:
-            raise
+        except Sg2Error as exc:
+            raise Sg2Error(f"{self.source}: {exc}" if self.source not in str(exc) else str(exc)) from None
         except (
             pickle.UnpicklingError,
             EOFError,
@@ -120,6 +265,7 @@ class RestrictedUnpickler(pickle.Unpickler):
             IndexError,
             KeyError,
             RuntimeError,
+            struct.error,
         ) as exc:
             raise Sg2Error(
                 f"{self.source} could not be read ({type(exc).__name__}: {_first_line(exc)})"

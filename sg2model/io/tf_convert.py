@@ -364,7 +364,8 @@ def _stylegan2_generator_spec(record: TFNetworkRecord, arch: str) -> GeneratorSp
     )
     mapping = MappingSpec(
         num_layers=int(mp["mapping_layers"]),
-        embed_features=mp["label_fmaps"],
+        # G_mapping's LabelEmbed width: label_fmaps, None = latent_size.
+        embed_features=int(mp["label_fmaps"] or mp["latent_size"]) if mp["label_size"] else None,
         layer_features=mp["mapping_fmaps"],
         activation=str(mp["mapping_nonlinearity"]),
         lr_multiplier=float(mp["mapping_lrmul"]),
@@ -433,7 +434,8 @@ def _stylegan2_discriminator_spec(record: TFNetworkRecord, arch: str) -> Discrim
         **_COMMON_TF,
         "fmap_base": 16384,
         "architecture": "resnet",
-        "mbstd_group_size": 4,
+        # D_stylegan2 / D_stylegan default to groups of 4; ADA's D_main to the whole minibatch (None).
+        "mbstd_group_size": None if arch == "stylegan2-ada-tf" else 4,
         "mbstd_num_features": 1,
         "conv_clamp": None,
         "mapping_layers": 0,
@@ -445,26 +447,26 @@ def _stylegan2_discriminator_spec(record: TFNetworkRecord, arch: str) -> Discrim
         kw.require(key, allowed)
     if kw["label_size"] and arch != "stylegan2-ada-tf":
         raise Sg2Error(f"{kw.where} is conditional; only StyleGAN2-ADA conditional discriminators load")
-    if kw["mbstd_group_size"] is None:
-        raise Sg2Error(f"{kw.where} uses the whole minibatch as its mbstd group; not supported")
-    channel_base = 2 * int(kw["fmap_base"])
+    # D_main: LabelEmbed (and Mapping{i}) are mapping_fmaps wide, default nf(0) = min(fmap_base, fmap_max);
+    # with mapping_layers = 0 the label embedding plus normalization is the whole label mapping.
+    cmap_dim = kw["mapping_fmaps"] or min(int(kw["fmap_base"]), int(kw["fmap_max"]))
+    conditional = bool(kw["label_size"])
     mapping = MappingSpec(
-        num_layers=max(int(kw["mapping_layers"]), 1),
+        num_layers=int(kw["mapping_layers"]),
         lr_multiplier=float(kw["mapping_lrmul"]),
         w_avg_beta=None,
     )
-    if kw["label_size"] and int(kw["mapping_layers"]) == 0:
-        raise Sg2Error(f"{kw.where} embeds labels without mapping layers; not supported")
+    group = kw["mbstd_group_size"]
     return DiscriminatorSpec(
         img_resolution=int(kw["resolution"]),
         c_dim=int(kw["label_size"]),
         img_channels=int(kw["num_channels"]),
         architecture="orig" if arch == "revised" else str(kw["architecture"]),
-        channel_base=channel_base,
+        channel_base=2 * int(kw["fmap_base"]),
         channel_max=int(kw["fmap_max"]),
         conv_clamp=kw["conv_clamp"],
-        cmap_dim=kw["mapping_fmaps"],
-        mbstd_group_size=int(kw["mbstd_group_size"]),
+        cmap_dim=int(cmap_dim) if conditional else None,
+        mbstd_group_size=None if group is None else int(group),
         mbstd_num_channels=int(kw["mbstd_num_features"]),
         resample_filter=tuple(kw["resample_kernel"]),
         mapping=mapping,

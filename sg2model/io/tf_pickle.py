@@ -2,10 +2,13 @@
 
 An official TF pickle (NVlabs/stylegan, NVlabs/stylegan2, NVlabs/stylegan2-ada) holds a tuple ``(G, D, Gs)``
 or, for the CelebA-HQ attribute classifiers, a single network. Each network is an instance of
-``dnnlib.tflib.network.Network`` whose pickled state is a dict with ``version`` (2, 3 or 4), ``name``,
-``static_kwargs``, ``components`` (sub-networks, e.g. ``mapping`` and ``synthesis``), ``build_module_src``
-(the Python source of the module that builds the graph), ``build_func_name`` and ``variables``
-(a list of ``(local_name, ndarray)``).
+``dnnlib.tflib.network.Network`` whose pickled state (``Network.__getstate__``) is a dict with ``version``,
+``name``, ``static_kwargs``, ``components`` (sub-networks, e.g. ``mapping`` and ``synthesis``; both plain
+dicts), ``build_module_src`` (the Python source of the module that builds the graph), ``build_func_name`` and
+``variables`` (a list of ``(local_name, value)``: ndarrays, and numpy scalars for 0-d variables such as
+``lod`` or ``noise_strength``, as TF's ``session.run`` returns them). Versions: 3 = NVlabs/stylegan,
+4 = NVlabs/stylegan2, 5 = NVlabs/stylegan2-ada (adds ``input_shapes``, ``output_shapes``, ``input_names`` and
+``output_names``, which are not needed here); 2 is older.
 
 The official loader executes ``build_module_src``. This module never does: the restricted unpickler of
 :mod:`sg2model.io.restricted_unpickler` resolves only the network class (to an inert stub that keeps its
@@ -29,7 +32,7 @@ from sg2model.core.errors import Sg2Error
 from sg2model.io.restricted_unpickler import NUMPY_GLOBALS, restricted_load, stub_class
 
 NETWORK_CLASS = ("dnnlib.tflib.network", "Network")
-SUPPORTED_VERSIONS = (2, 3, 4)
+SUPPORTED_VERSIONS = (2, 3, 4, 5)
 
 
 @dataclass(frozen=True)

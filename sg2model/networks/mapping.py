@@ -3,7 +3,9 @@
 StyleGAN2 paper Section 2 and StyleGAN (v1) Sections 2-3; FACTS.md "Mapping network".
 
 - z (and the embedded label) are normalized by their second moment, concatenated and sent through
-  ``num_layers`` equalized-lr dense layers with leaky ReLU and learning-rate multiplier 0.01.
+  ``num_layers`` equalized-lr dense layers with leaky ReLU and learning-rate multiplier 0.01. With
+  ``num_layers = 0`` the normalized input is the output (StyleGAN2-ADA's conditional D with
+  ``mapping_layers = 0``: label embedding plus normalization, TF ``D_main`` and ada-pytorch alike).
 - ``w_avg`` tracks the mean w with decay ``w_avg_beta`` (0.995) whenever ``update_emas=True`` (training).
 - Truncation: ``w' = w_avg + psi * (w - w_avg)``, optionally only for the first ``truncation_cutoff`` ws.
 - Style mixing: :func:`mix_styles` takes ws ``[:cutoff]`` from one latent and ``[cutoff:]`` from another.
@@ -62,6 +64,11 @@ class MappingNetwork(nn.Module):
         layer_features = w_dim if spec.layer_features is None else spec.layer_features
         if z_dim + embed_features == 0:
             raise Sg2Error("the mapping network needs z_dim > 0 or c_dim > 0")
+        if spec.num_layers == 0 and z_dim + embed_features != w_dim:
+            raise Sg2Error(
+                f"a mapping network without layers outputs its normalized input ({z_dim + embed_features} "
+                f"features), which must equal w_dim {w_dim}; set embed_features or num_layers"
+            )
         features = [z_dim + embed_features] + [layer_features] * (spec.num_layers - 1) + [w_dim]
         if c_dim > 0:
             self.embed = FullyConnectedLayer(c_dim, embed_features)

@@ -4,7 +4,7 @@
 every tick, ``{"event": "metric", "kimg", "metric", "values", ...}`` per snapshot metric, and
 ``{"event": "snapshot", ...}`` per checkpoint. The live display (rich) shows the recent ticks and the latest
 metric values; it is off when not on a terminal or when ``progress=False``. Sample grids are written with
-:func:`sg2eval.plots.save_image_grid`.
+:func:`sg2model.core.images.save_image_grid`.
 """
 
 from __future__ import annotations
