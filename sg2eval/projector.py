@@ -187,13 +187,15 @@ def compute_w_stats(
 @dataclass(frozen=True)
 class StepReport:
     """What a step callback sees: step index, learning rate, and per-target loss, LPIPS and the image
-    synthesized in this step (with the noisy w~) as uint8 ``[B, C, H, W]``."""
+    synthesized in this step (with the noisy w~) as uint8 ``[B, C, H, W]``, and the batch's target seeds
+    (which targets these are)."""
 
     step: int
     lr: float
     loss: np.ndarray
     distance: np.ndarray
     images: Tensor
+    seeds: tuple[int, ...]
 
 
 @dataclass(frozen=True)
@@ -334,7 +336,8 @@ class Projector:
             loss_hist[step] = loss.detach().cpu().numpy()
             dist_hist[step] = dist.detach().cpu().numpy()
             if callback is not None:
-                callback(StepReport(step, lr, loss_hist[step], dist_hist[step], to_uint8(synth.detach())))
+                images = to_uint8(synth.detach())
+                callback(StepReport(step, lr, loss_hist[step], dist_hist[step], images, seeds))
 
         with torch.no_grad():
             final = self.synthesize(w, noise)

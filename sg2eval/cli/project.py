@@ -23,7 +23,7 @@ import numpy as np
 from sg2eval.cli.common import lpips_option
 from sg2eval.errors import Sg2evalError
 from sg2eval.projector import ProjectorConfig, StepReport
-from sg2model.core.files import atomic_path, write_json
+from sg2model.core.files import atomic_path
 
 if TYPE_CHECKING:
     from sg2eval.attribution import Setup
@@ -148,13 +148,6 @@ def echo_warnings() -> Iterator[None]:
 # Outputs.
 
 
-def save_png(image: np.ndarray, path: Path) -> None:
-    """uint8 ``[C, H, W]`` -> PNG at its exact pixels."""
-    from sg2model.core.images import save_image_grid
-
-    save_image_grid(image[np.newaxis], path, columns=1, padding=0)
-
-
 class VideoWriter:
     """Frames (uint8 ``[H, W, 3]``) to ``<stem>.mp4`` through ffmpeg when it is installed, else to an animated
     ``<stem>.gif`` with PIL (at most 100 frames, at most 256 pixels high)."""
@@ -207,12 +200,6 @@ class VideoWriter:
         return self.path
 
 
-def unique_names(files: list[Path]) -> list[str]:
-    """Output folder names: file stems, suffixed with their index where two stems collide."""
-    stems = [f.stem for f in files]
-    return [s if stems.count(s) == 1 else f"{s}-{i}" for i, s in enumerate(stems)]
-
-
 @click.command("project")
 @click.argument("targets", nargs=-1, required=True)
 @projector_options
@@ -231,6 +218,7 @@ def project_command(
     Writes, per target, OUT/<name>/: projected_w.npz, noise.npz, target.png, proj.png, compare.png
     (target | projection) and with --save-video proj.mp4 or proj.gif; OUT/projection.json sums up.
     """
+    from sg2eval.projection_outputs import unique_names, write_projections
     from sg2eval.projector import load_targets, output_shape
 
     config = projection.config()
@@ -238,59 +226,24 @@ def project_command(
         setup = projection.open_network()
         files, images = load_targets(targets, output_shape(setup.G), resize)
         projector = setup.projector(config)
-    names = unique_names(files)
     out = Path(out_dir)
-    summary = []
-    batch_size = projection.batch_size
-    batches = range(0, len(files), batch_size)
-    with step_progress(config.num_steps * len(batches), "projecting") as advance:
-        for start in batches:
-            stop = min(start + batch_size, len(files))
-            videos = [VideoWriter(out / n / "proj", config.num_steps) for n in names[start:stop]]
-            batch_targets = images[start:stop]
+    seeds = list(range(projection.seed, projection.seed + len(files)))
+    videos = {
+        seed: VideoWriter(out / name / "proj", config.num_steps)
+        for seed, name in zip(seeds, unique_names(files), strict=True)
+    } if save_video else {}  # fmt: skip
+    batches = -(-len(files) // projection.batch_size)
+    with step_progress(config.num_steps * batches, "projecting") as advance:
 
-            def on_step(
-                report: StepReport, videos: list[VideoWriter] = videos, tgt: Any = batch_targets
-            ) -> None:
-                advance(report)
-                if save_video:
-                    frames = np.concatenate([tgt, report.images.cpu().numpy()], axis=3)  # [B, C, H, 2W]
-                    for video, frame in zip(videos, frames, strict=True):
-                        video.add(
-                            np.broadcast_to(frame, (3, *frame.shape[1:])).transpose(1, 2, 0)
-                        )  # [H, 2W, 3]
+        def on_step(report: StepReport) -> None:
+            advance(report)
+            for seed, image in zip(report.seeds, report.images.cpu().numpy(), strict=True):
+                if seed in videos:
+                    target = images[seed - projection.seed]
+                    frame = np.concatenate([target, image], axis=2)  # [C, H, 2W]
+                    videos[seed].add(np.broadcast_to(frame, (3, *frame.shape[1:])).transpose(1, 2, 0))
 
-            seeds = list(range(projection.seed + start, projection.seed + stop))
-            result = projector.project(batch_targets, seeds, on_step)
-            for k, i in enumerate(range(start, stop)):
-                entry = write_projection(result, k, batch_targets[k], out / names[i], setup.G.num_ws)
-                if save_video:
-                    entry["video"] = str(videos[k].close())
-                summary.append({"target": str(files[i]), **entry})
-                click.echo(f"{files[i]}: LPIPS {entry['distance']:.4f} -> {out / names[i]}")
-    write_json(
-        out / "projection.json",
-        {
-            "network": setup.network.describe(),
-            "lpips": setup.lpips,
-            "projector": config.to_dict(),
-            "targets": summary,
-        },
-    )
-
-
-def write_projection(result: Any, k: int, target: np.ndarray, folder: Path, num_ws: int) -> dict[str, Any]:
-    """Files of target ``k`` of a batch's :class:`~sg2eval.projector.Projection`; returns its summary."""
-    from sg2eval.cache import write_npz
-    from sg2model.core.images import save_image_grid
-
-    w = result.w[k]  # [w_dim]
-    distance, proj_seed = float(result.distance[k]), int(result.seeds[k])
-    meta = {"distance": distance, "seed": proj_seed, "space": "W (one w for all layers)"}
-    ws = np.tile(w, (1, num_ws, 1))  # [1, num_ws, w_dim], stylegan2-ada-pytorch's projected_w.npz layout
-    write_npz(folder / "projected_w.npz", {"w": ws}, meta)
-    write_npz(folder / "noise.npz", {name: maps[k] for name, maps in result.noise.items()}, meta)
-    save_png(target, folder / "target.png")
-    save_png(result.images[k], folder / "proj.png")
-    save_image_grid(np.stack([target, result.images[k]]), folder / "compare.png", columns=2)
-    return {"distance": distance, "seed": proj_seed, "folder": str(folder)}
+        result = projector.project_many(images, seeds, projection.batch_size, on_step)
+    extra = [{"video": str(videos[seed].close())} for seed in seeds] if save_video else None
+    for entry in write_projections(out, setup, config, files, images, result, extra):
+        click.echo(f"{entry['target']}: LPIPS {entry['distance']:.4f} -> {entry['folder']}")
