@@ -29,6 +29,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sg2model import paper_rows
 from sg2model.configs import register_spec_kind
 from sg2model.core.errors import Sg2Error
 from sg2model.networks.mapping import truncate
@@ -488,8 +489,9 @@ class StyleGAN1Discriminator(nn.Module):
         return self.b4["out"](x)  # [N, out_features]
 
 
-#: Table 1 config A (the StyleGAN baseline: TF ``fmap_base`` 8192) and its large variant (row "A-large").
-STYLEGAN1_PRESETS: dict[str, int] = {"A": 16384, "A-large": 32768}
+#: Preset name -> channel base of the StyleGAN v1 networks of the paper's rows (sg2model.paper_rows): Table 1
+#: config A (the StyleGAN baseline: TF ``fmap_base`` 8192) and "Config A with large networks" ('A-large').
+STYLEGAN1_PRESETS: dict[str, int] = {net.name: net.channel_base for net in paper_rows.networks("stylegan1")}
 
 
 def _preset_channel_base(name: str) -> int:
