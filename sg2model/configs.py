@@ -1,8 +1,11 @@
 """Typed network specifications and the named presets of the StyleGAN2 paper.
 
 A spec is a frozen dataclass that rebuilds a network exactly (``Generator.from_spec(spec)``); it is what our
-network files store as JSON. A :class:`Preset` names a paper row (Table 1 configs E and F, the nine Table 2
-architecture pairs) and turns a resolution into a generator or discriminator spec.
+network files store as JSON. A :class:`Preset` names a network of the paper and turns a resolution into a
+generator or discriminator spec. The built-in presets are those of the paper's rows
+(:mod:`sg2model.paper_rows`): configs B–D (the revised StyleGAN at its final level, 'orig' G and D), E, F and
+the nine Table 2 architecture pairs ``E-{g}-{d}``; their architectures, channel bases and ``paper_row``
+texts come from the registry.
 
 Channel counts follow FACTS.md "Synthesis network": ``min(channel_base // res, channel_max)``; config F uses
 ``channel_base = 32768`` and configs A–E ``16384`` (footnote 4 of the paper: doubling the feature maps at
@@ -16,10 +19,11 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
+from sg2model import paper_rows
 from sg2model.core.errors import Sg2Error
 
-G_ARCHITECTURES = ("orig", "skip", "resnet")
-D_ARCHITECTURES = ("orig", "skip", "resnet")
+G_ARCHITECTURES = paper_rows.ARCHITECTURES  # Figure 7: 'orig' | 'skip' | 'resnet'
+D_ARCHITECTURES = paper_rows.ARCHITECTURES
 NOISE_MODES = ("random", "const", "none")
 
 
@@ -270,7 +274,7 @@ PRESETS: dict[str, Preset] = {}
 
 
 def register_preset(preset: Preset) -> None:
-    """Add a preset by name (presets for configs A–D register themselves from their own modules)."""
+    """Add a preset by name (the paper's are registered from :mod:`sg2model.paper_rows` below)."""
     PRESETS[preset.name] = preset
 
 
@@ -281,53 +285,20 @@ def get_preset(name: str) -> Preset:
     return PRESETS[name]
 
 
-register_preset(
-    Preset(
-        name="E",
-        paper_row="Table 1, config E: '+ No growing, new G & D arch.' (output-skip G, residual D)",
-        g_architecture="skip",
-        d_architecture="resnet",
-        channel_base=16384,
-    )
-)
-register_preset(
-    Preset(
-        name="F",
-        paper_row="Table 1, config F: '+ Large networks (StyleGAN2)'; also Table 4 row 1",
-        g_architecture="skip",
-        d_architecture="resnet",
-        channel_base=32768,
-    )
-)
-
-_TABLE2_NAMES = {"orig": "original", "skip": "output/input skips", "resnet": "residual"}
-for _g in G_ARCHITECTURES:
-    for _d in D_ARCHITECTURES:
+def _register_paper_presets() -> None:
+    """One preset per StyleGAN2-code network of the paper's rows (:mod:`sg2model.paper_rows`): configs B–F
+    and the nine Table 2 pairs. Config A (StyleGAN v1, AdaIN) is not a StyleGAN2 spec: its presets live in
+    :mod:`sg2model.networks.stylegan1`."""
+    for network in paper_rows.networks("revised", "stylegan2"):
         register_preset(
             Preset(
-                name=f"E-{_g}-{_d}",
-                paper_row=f"Table 2: G {_TABLE2_NAMES[_g]}, D {_TABLE2_NAMES[_d]} (config E networks)",
-                g_architecture=_g,
-                d_architecture=_d,
-                channel_base=16384,
+                name=network.name,
+                paper_row=paper_rows.cite_network(network.name),
+                g_architecture=network.g_architecture,
+                d_architecture=network.d_architecture,
+                channel_base=network.channel_base,
             )
         )
 
-# Table 1 configs B-D: the revised StyleGAN (weight demodulation, progressive growing) at its final level is
-# the 'orig' architecture (see sg2model.networks.revised). Config A (StyleGAN v1, AdaIN) is not a StyleGAN2
-# spec: build it with sg2model.networks.stylegan1.StyleGAN1Generator.from_config('A', resolution).
-_REVISED_ROWS = {
-    "B": "+ Weight demodulation",
-    "C": "+ Lazy regularization",
-    "D": "+ Path length regularization",
-}
-for _name, _row in _REVISED_ROWS.items():
-    register_preset(
-        Preset(
-            name=_name,
-            paper_row=f"Table 1, config {_name}: '{_row}' (revised StyleGAN, progressive growing at lod 0)",
-            g_architecture="orig",
-            d_architecture="orig",
-            channel_base=16384,
-        )
-    )
+
+_register_paper_presets()

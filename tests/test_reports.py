@@ -373,6 +373,52 @@ def test_official_manifests_parse_and_match_published_rows(table: str) -> None:
         assert len(manifest.rows) == len(paper)
 
 
+@pytest.mark.parametrize("table", ["table1", "table2", "table3", "table4", "fig10"])
+def test_official_manifests_name_exactly_the_registry_rows(table: str) -> None:
+    """sg2model.paper_rows is the list of rows: each official row is one of its rows on one of its datasets,
+    every registry (row, dataset) has a row, and NVIDIA's file is named by the row network's tag."""
+    manifest = load_manifest(REPO / "reports" / "manifests" / "official" / f"{table}.toml", table)
+    spec = manifest.table
+    named = []
+    for row in manifest.rows:
+        paper_row = row.paper_row
+        assert paper_row is not None
+        assert paper_row is spec.paper_row({**row.keys, "dataset": row.dataset.name})
+        named.append((paper_row.key, row.dataset.name))
+        tag = paper_row.network.official_tag
+        if paper_row.published:
+            assert tag is not None and row.network.name.endswith(f"-{tag}.pkl")
+            assert row.url.endswith(f"/{row.network.name}")
+        else:
+            assert not row.url and "NVIDIA published no network" in row.how_to_get
+    expected = [(paper_row.key, dataset) for paper_row in spec.paper_rows for dataset in paper_row.datasets]
+    assert sorted(named) == sorted(expected) and len(set(named)) == len(named)
+    assert all(set(spec.keys) - {"dataset"} == set(r.report_keys) for r in spec.paper_rows)
+
+
+@pytest.mark.parametrize("table", ["table1", "table2", "table3", "table4", "fig10"])
+def test_builtin_manifest_rows_are_no_paper_rows(table: str) -> None:
+    manifest = load_manifest(REPO / "sg2eval" / "builtin" / "manifests" / f"{table}.toml", table)
+    assert all(row.paper_row is None for row in manifest.rows)
+
+
+def test_table4_switches_come_from_the_registry(tmp_path: Path) -> None:
+    manifest = load_manifest(REPO / "reports" / "manifests" / "official" / "table4.toml", "table4")
+    switches = {row.label: row.extra for row in manifest.rows}
+    assert switches["1"] == {"sn_g": "no", "sn_d": "no", "demod": "yes", "path_reg": "yes"}
+    assert switches["5"] == {"sn_g": "yes", "sn_d": "yes", "demod": "no", "path_reg": "no"}
+    assert switches["6"] == {"sn_g": "yes", "sn_d": "no", "demod": "no", "path_reg": "yes"}
+    same = [{"row": "2", "dataset": "ffhq", "network": "n.sg2", "sn_d": "yes", "note": "mine"}]
+    extra = load_manifest(write_manifest(tmp_path / "same.toml", "table4", same)).rows[0].extra
+    assert extra == {"sn_g": "no", "sn_d": "yes", "demod": "yes", "path_reg": "yes", "note": "mine"}
+    other = [{"row": "1", "dataset": "toy", "network": "n.sg2", "sn_g": "yes"}]  # not the paper's row 1
+    not_paper = load_manifest(write_manifest(tmp_path / "other.toml", "table4", other)).rows[0]
+    assert not_paper.paper_row is None and not_paper.extra == {"sn_g": "yes"}
+    wrong = [{"row": "2", "dataset": "ffhq", "network": "n.sg2", "sn_d": "no"}]
+    with pytest.raises(Sg2evalError, match="row 1 sets sn_d = 'no', but Table 4, row 2: .*sn_d = 'yes'"):
+        load_manifest(write_manifest(tmp_path / "wrong.toml", "table4", wrong))
+
+
 @pytest.mark.parametrize(
     ("metric", "options", "message"),
     [

@@ -754,6 +754,32 @@ def test_stylegan1_discriminator_matches_numpy_reference(tmp_path: Path) -> None
     np.testing.assert_allclose(out, ref, rtol=1e-4, atol=1e-4 * np.abs(ref).max())
 
 
+def test_stylegan1_uses_the_shared_layers() -> None:
+    """v1's dense layers, minibatch std and pixel norm are the StyleGAN2 layers; the sqrt(2) gain of v1's
+    dense layers sits in the weight scale, before the bias (TF v1 ``dense(gain=sqrt(2))``)."""
+    from sg2model.networks.discriminator import MinibatchStdLayer
+    from sg2model.networks.layers import FullyConnectedLayer
+
+    torch.manual_seed(0)
+    small = {"z_dim": Z_DIM, "w_dim": W_DIM, "mapping_features": W_DIM, "channel_base": 64}
+    G = StyleGAN1Generator.from_config("A", 8, **small)
+    D = StyleGAN1Discriminator.from_config("A", 8, channel_base=64)
+    dense = [G.mapping.fc0, G.synthesis.b4["conv"].style, D.b4["fc"], D.b4["out"]]
+    assert all(type(layer) is FullyConnectedLayer for layer in dense)
+    assert type(D.b4["mbstd"]) is MinibatchStdLayer and D.b4["mbstd"].group_size == 4
+    fc = G.mapping.fc0
+    with torch.no_grad():
+        fc.bias.normal_()
+        x = torch.randn(3, Z_DIM)
+        plain = x @ (fc.weight * 0.01 / math.sqrt(Z_DIM)).t()
+        torch.testing.assert_close(fc(x), SQRT2 * plain + 0.01 * fc.bias)
+    no_mbstd = StyleGAN1Discriminator.from_config("A", 8, channel_base=64, mbstd_group_size=1)
+    assert "mbstd" not in no_mbstd.b4 and no_mbstd.b4["conv"].weight.shape[1] == 16
+    assert D.b4["conv"].weight.shape[1] == 17
+    with pytest.raises(Sg2Error, match="minibatch std needs the batch"):
+        D(torch.zeros(6, 3, 8, 8))
+
+
 @pytest.mark.parametrize("architecture", ["orig", "skip", "resnet"])
 def test_stylegan2_discriminators_load(tmp_path: Path, architecture: str) -> None:
     state = sg2_discriminator_state(architecture=architecture)

@@ -58,7 +58,7 @@ def test_configs_record_what_they_change() -> None:
     assert all(c.changes and c.paper_row for c in CONFIGS.values())
     assert get_config("B").lazy_regularization is False and get_config("B").pl_weight == 0
     assert get_config("C").lazy_regularization is True and get_config("C").pl_weight == 0
-    assert get_config("D").pl_weight == 2 and get_config("D").network_preset == "E-orig-orig"
+    assert get_config("D").pl_weight == 2 and get_config("D").network_preset == "D"
     assert get_config("E").r1_gamma == 100 and get_config("E").network_preset == "E"
     assert get_config("F").r1_gamma == 10 and get_config("F").network_preset == "F"
     assert (get_config("F").g_reg_interval, get_config("F").d_reg_interval) == (4, 16)

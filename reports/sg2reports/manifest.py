@@ -22,6 +22,11 @@ sha256 = ""                            # NVIDIA publishes no hashes; checked whe
 
 A row's label is its identity values joined by ``/`` (``A/ffhq``); ``--rows`` takes labels or shell-style
 patterns (``'*/lsun-car'``).
+
+A row whose identity values are one of the paper's rows (:mod:`sg2model.paper_rows`) carries that row
+(``RowEntry.paper_row``), and what the registry says of it is not restated in the manifest: Table 4's
+switches (``sn_g``, ``sn_d``, ``demod``, ``path_reg``) come from the registry into the row's extra fields,
+and a manifest that states one differently is refused.
 """
 
 from __future__ import annotations
@@ -35,6 +40,7 @@ from pathlib import Path
 from typing import Any
 
 from sg2eval.errors import Sg2evalError
+from sg2model.paper_rows import PaperRow
 from sg2reports.tables import TableSpec, get_table
 
 _ROW_FIELDS = ("dataset", "network", "url", "sha256", "how_to_get")
@@ -52,7 +58,8 @@ class DatasetEntry:
 
 @dataclass(frozen=True)
 class RowEntry:
-    """One row of the table: identity values (``keys``), the network file and its dataset."""
+    """One row of the table: identity values (``keys``), the network file and its dataset, and the paper's
+    row it reproduces (None for other rows)."""
 
     keys: dict[str, str]
     network: Path
@@ -61,6 +68,7 @@ class RowEntry:
     sha256: str = ""
     how_to_get: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    paper_row: PaperRow | None = None
 
     @property
     def label(self) -> str:
@@ -150,6 +158,7 @@ def _row(
             f"{place} names dataset {dataset_name!r}, which no [datasets.*] defines (known: {known})"
         )
     keys = {name: _text(raw, name, place).strip() for name in spec.keys}
+    paper_row = spec.paper_row({"dataset": dataset_name, **keys})
     extra = {k: v for k, v in raw.items() if k not in spec.keys and k not in _ROW_FIELDS}
     return RowEntry(
         keys,
@@ -158,8 +167,24 @@ def _row(
         _text(raw, "url", place),
         _text(raw, "sha256", place),
         _text(raw, "how_to_get", place),
-        extra,
+        {**_registry_fields(paper_row, extra, place), **extra},
+        paper_row,
     )
+
+
+def _registry_fields(row: PaperRow | None, extra: Mapping[str, Any], where: str) -> dict[str, str]:
+    """What the registry says of the paper's row ``row`` beyond its identity (Table 4's switches); a manifest
+    value that differs is an error."""
+    if row is None or row.switches is None:
+        return {}
+    known = row.switches.columns()
+    for name, value in known.items():
+        if name in extra and str(extra[name]).strip() != value:
+            raise Sg2evalError(
+                f"{where} sets {name} = {extra[name]!r}, but {row.citation} has {name} = {value!r} "
+                "(sg2model.paper_rows); drop the field"
+            )
+    return known
 
 
 def load_manifest(

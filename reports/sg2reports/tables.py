@@ -14,14 +14,20 @@ paper's line up by name; the row identity columns (``keys``) are the CSV's too, 
 
 Tables 2-4 print PPL values that equal Table 1's path length where the rows coincide (config E 124.5 vs
 125, config F 145.0 in Table 4 row 1, LSUN Car F 415.5 vs 416), so they use ``ppl2_wend`` too.
+
+The rows themselves (which network, which training configuration, which identity values) are the registry
+:mod:`sg2model.paper_rows`; :meth:`TableSpec.paper_row` finds the registry row of a report row.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from sg2eval.errors import Sg2evalError
+from sg2model import paper_rows
+from sg2model.paper_rows import PaperRow
 
 Better = Literal["lower", "higher"]
 
@@ -59,6 +65,16 @@ class TableSpec:
     def metrics(self) -> tuple[str, ...]:
         """Registry metrics the table needs, in column order, each once."""
         return tuple(dict.fromkeys(column.metric for column in self.columns))
+
+    @property
+    def paper_rows(self) -> tuple[PaperRow, ...]:
+        """The paper's rows of this table (:mod:`sg2model.paper_rows`), in the paper's order."""
+        return paper_rows.rows(self.name)
+
+    def paper_row(self, keys: Mapping[str, Any]) -> PaperRow | None:
+        """The paper's row that a report row with identity values ``keys`` reproduces; None for rows that
+        are none of the paper's (the built-in demo rows, your own)."""
+        return paper_rows.find_row(self.name, keys)
 
 
 def _paper_table(

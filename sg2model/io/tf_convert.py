@@ -56,6 +56,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from sg2model import paper_rows
 from sg2model.configs import DiscriminatorSpec, GeneratorSpec, MappingSpec, SynthesisSpec
 from sg2model.core.errors import Sg2Error
 from sg2model.core.images import to_uint8
@@ -649,30 +650,33 @@ def describe_record(record: TFNetworkRecord, converted: Converted) -> dict[str, 
     }
 
 
-_CONFIG_IN_NAME = re.compile(r"config-([a-f])(?:-G(orig|skip|resnet)-D(orig|skip|resnet))?")
-_CONFIG_ARCH = {
-    "a": "stylegan1",
-    "b": "revised",
-    "c": "revised",
-    "d": "revised",
-    "e": "stylegan2",
-    "f": "stylegan2",
-}
+#: NVIDIA's file-name tags of the paper's networks (sg2model.paper_rows), longest first so that
+#: ``config-e-Gorig-Dskip`` wins over ``config-e``.
+_OFFICIAL_TAG = re.compile(
+    "|".join(
+        re.escape(tag)
+        for tag in sorted(
+            (net.official_tag for net in paper_rows.networks() if net.official_tag), key=len, reverse=True
+        )
+    )
+)
 
 
 def guess_preset(file_name: str, architecture: str, channel_base: int) -> str | None:
-    """Table 1/2 preset of an official file: from its name (``stylegan2-ffhq-config-c.pkl`` -> 'C',
-    ``...-config-e-Gorig-Dresnet.pkl`` -> 'E-orig-resnet') when the name agrees with the architecture found,
-    else from the architecture alone where it is unambiguous (v1 -> 'A'; StyleGAN2 32768 -> 'F')."""
-    match = _CONFIG_IN_NAME.search(file_name)
-    if match and _CONFIG_ARCH[match.group(1)] == architecture:
-        letter = match.group(1).upper()
-        return f"{letter}-{match.group(2)}-{match.group(3)}" if match.group(2) else letter
-    if architecture == "stylegan1":
-        return {16384: "A", 32768: "A-large"}.get(channel_base)
-    if architecture == "stylegan2" and channel_base == 32768:
-        return "F"
-    return None
+    """Paper-row preset of an official file (:mod:`sg2model.paper_rows`): from its name
+    (``stylegan2-ffhq-config-c.pkl`` -> 'C', ``...-config-e-Gorig-Dresnet.pkl`` -> 'E-orig-resnet') when the
+    name agrees with the architecture found, else from the architecture alone where one network of the
+    paper has it and ``channel_base`` (v1 16384 -> 'A', 32768 -> 'A-large'; StyleGAN2 32768 -> 'F')."""
+    match = _OFFICIAL_TAG.search(file_name)
+    named = paper_rows.network_for_tag(match.group(0)) if match else None
+    if named is not None and named.family == architecture:
+        return named.name
+    same = [
+        net.name
+        for net in paper_rows.networks()
+        if net.family == architecture and net.channel_base == channel_base
+    ]
+    return same[0] if len(same) == 1 else None
 
 
 def read_tf_networks(path: Path) -> tuple[dict[str, nn.Module], dict[str, Any]]:

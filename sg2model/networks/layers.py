@@ -1,4 +1,4 @@
-"""Equalized-learning-rate building blocks shared by the mapping network and the discriminator.
+"""Equalized-learning-rate building blocks shared by the mapping network, the discriminator and StyleGAN v1.
 
 Weights are stored as ``randn / lr_multiplier`` and scaled at run time by ``lr_multiplier / sqrt(fan_in)``
 (equalized learning rate, Karras et al. 2018; FACTS.md "Mapping network"). Parameter and buffer names
@@ -23,7 +23,12 @@ def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> to
 
 
 class FullyConnectedLayer(nn.Module):
-    """Dense layer ``act(x @ (w * gain).T + b * lr_multiplier)``; ``weight [out, in]``, ``bias [out]``."""
+    """Dense layer ``act(x @ (w * weight_gain).T + b * lr_multiplier)``; ``weight [out, in]``, ``bias [out]``.
+
+    ``weight_gain = gain * lr_multiplier / sqrt(in)``. StyleGAN2 keeps ``gain = 1`` and applies the
+    activation's sqrt(2) after the bias (:func:`bias_act`); StyleGAN v1 (TF ``dense(gain=sqrt(2))``) puts
+    it in the weight scale, before the bias, and uses a linear layer followed by its own leaky ReLU.
+    """
 
     def __init__(
         self,
@@ -33,6 +38,7 @@ class FullyConnectedLayer(nn.Module):
         activation: str = "linear",
         lr_multiplier: float = 1.0,
         bias_init: float = 0.0,
+        gain: float = 1.0,
     ) -> None:
         super().__init__()
         self.in_features = in_features
@@ -40,7 +46,7 @@ class FullyConnectedLayer(nn.Module):
         self.activation = activation
         self.weight = nn.Parameter(torch.randn([out_features, in_features]) / lr_multiplier)
         self.bias = nn.Parameter(torch.full([out_features], float(bias_init))) if bias else None
-        self.weight_gain = lr_multiplier / math.sqrt(in_features)
+        self.weight_gain = gain * lr_multiplier / math.sqrt(in_features)
         self.bias_gain = lr_multiplier
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:

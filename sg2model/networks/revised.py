@@ -15,23 +15,27 @@ So configs B-D are built from the StyleGAN2 layers (:class:`sg2model.Generator` 
 ``ToRGB_lod0`` to ``synthesis.b{R}.torgb`` and ``FromRGB_lod0`` to ``b{R}.fromrgb``, skips the coarser
 ``ToRGB_lod{k}``/``FromRGB_lod{k}`` and refuses snapshots taken while growing. The presets ``B``, ``C``
 and ``D`` (same networks; they differ only in training: lazy regularization, path length regularization)
-are registered in :mod:`sg2model.configs`.
+are the 'revised' networks of :mod:`sg2model.paper_rows`, registered in :mod:`sg2model.configs`.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from sg2model import paper_rows
 from sg2model.core.errors import Sg2Error
 from sg2model.networks.discriminator import Discriminator
 from sg2model.networks.synthesis import Generator
 
-REVISED_CONFIGS = ("B", "C", "D")
+#: The Table 1 configs built by the revised StyleGAN: B, C, D.
+REVISED_CONFIGS = tuple(net.name for net in paper_rows.networks("revised"))
 
 
 def _check_config(config: str) -> None:
     if config not in REVISED_CONFIGS:
-        raise Sg2Error(f"config {config!r} is not a revised-StyleGAN config; choose one of B, C, D")
+        raise Sg2Error(
+            f"config {config!r} is not a revised-StyleGAN config; choose one of {', '.join(REVISED_CONFIGS)}"
+        )
 
 
 def revised_generator(resolution: int, config: str = "D", **overrides: Any) -> Generator:

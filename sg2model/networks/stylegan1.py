@@ -1,11 +1,19 @@
 """StyleGAN (v1) generator ``G_style`` and discriminator ``D_basic`` for inference (Karras et al. 2019,
 "A Style-Based Generator Architecture for GANs", Sections 2 and 3; StyleGAN2 Table 1 config A).
 
-Semantics follow NVlabs/stylegan ``training/networks_stylegan.py`` so that official pickles render the same:
+Semantics follow NVlabs/stylegan ``training/networks_stylegan.py`` so that official pickles render the same.
+Where the mathematics is StyleGAN2's, the layers are the shared ones: the dense layers are
+:class:`~sg2model.networks.layers.FullyConnectedLayer` (with v1's gain inside the weight scale), the pixel
+norm of z is :func:`~sg2model.networks.layers.normalize_2nd_moment`, the blur is
+:func:`~sg2model.ops.upfirdn2d.filter2d`, bias + leaky ReLU is :func:`~sg2model.ops.bias_act.bias_act` with
+gain 1 and the minibatch std layer is :class:`~sg2model.networks.discriminator.MinibatchStdLayer` (TF v1's
+``minibatch_stddev_layer`` is v2's: groups of ``min(4, N)``, biased variance + 1e-8, sqrt, mean over
+channels and pixels, one new map).
 
 - Mapping: ``z`` pixel-normalized (``z * rsqrt(mean(z**2) + 1e-8)``), 8 dense layers whose weights are scaled
   at run time by ``sqrt(2) / sqrt(fan_in) * lr_mul`` (lr_mul 0.01) and biases by ``lr_mul``, then leaky ReLU
-  (slope 0.2, no output gain: the sqrt(2) sits in the weight scale).
+  (slope 0.2, no output gain: the sqrt(2) sits in the weight scale, before the bias, where StyleGAN2 applies
+  it after the activation -- ``lrelu(sqrt2 * x W + b)`` vs ``sqrt2 * lrelu(x W + b)``).
 - Synthesis, one layer: convolution (weight scale ``sqrt(2) / sqrt(fan_in)``), for up-sampling layers the
   [1, 2, 1] blur, then the epilogue: per-channel noise ``noise * weight[C]``, bias, leaky ReLU, instance
   normalization (eps 1e-8), AdaIN style ``x * (s[:C] + 1) + s[C:]`` with ``s = affine(w)`` (scale
@@ -29,9 +37,14 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from sg2model import paper_rows
 from sg2model.configs import register_spec_kind
 from sg2model.core.errors import Sg2Error
+from sg2model.networks.discriminator import MinibatchStdLayer
+from sg2model.networks.layers import FullyConnectedLayer, normalize_2nd_moment
 from sg2model.networks.mapping import truncate
+from sg2model.ops.bias_act import bias_act
+from sg2model.ops.upfirdn2d import filter2d, setup_filter
 
 _SQRT2 = math.sqrt(2.0)
 _LRELU_SLOPE = 0.2
@@ -122,33 +135,11 @@ def _use_fused(fused_scale: str, out_res: int) -> bool:
     return fused_scale == "always" or (fused_scale == "auto" and out_res >= 128)
 
 
-def _blur_kernel(taps: tuple[float, ...], channels: int) -> torch.Tensor:
-    """Normalized separable blur as a depthwise kernel ``[C, 1, k, k]``."""
-    f = torch.tensor(taps, dtype=torch.float32)
-    f2 = torch.outer(f, f)
-    return (f2 / f2.sum()).expand(channels, 1, *f2.shape).contiguous()
-
-
 def _shift_sum(w: torch.Tensor) -> torch.Tensor:
     """``[O, I, k, k] -> [O, I, k+1, k+1]``: the kernel summed over its four one-pixel shifts (the fused
     resampling kernels of TF ``upscale2d_conv2d`` / ``conv2d_downscale2d``)."""
     w = F.pad(w, [1, 1, 1, 1])
     return w[:, :, 1:, 1:] + w[:, :, :-1, 1:] + w[:, :, 1:, :-1] + w[:, :, :-1, :-1]
-
-
-class EqualDense(nn.Module):
-    """Dense layer with run-time weight scale ``gain * lr_mul / sqrt(in)`` and bias scale ``lr_mul``.
-    ``weight [out, in]``, ``bias [out]``."""
-
-    def __init__(self, in_features: int, out_features: int, gain: float, lr_multiplier: float = 1.0) -> None:
-        super().__init__()
-        self.weight = nn.Parameter(torch.randn([out_features, in_features]) / lr_multiplier)
-        self.bias = nn.Parameter(torch.zeros([out_features]))
-        self.weight_gain = gain * lr_multiplier / math.sqrt(in_features)
-        self.bias_gain = lr_multiplier
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.addmm(self.bias * self.bias_gain, x, (self.weight * self.weight_gain).t())  # [N, out]
 
 
 class EqualConv(nn.Module):
@@ -196,18 +187,20 @@ def resample_conv(x: torch.Tensor, w: torch.Tensor, resample: int, fused: bool) 
 
 
 class Blur(nn.Module):
-    """Depthwise [1, 2, 1] x [1, 2, 1] / 16 filter with 'SAME' padding (TF ``blur2d``)."""
+    """TF ``blur2d``: the normalized outer product of ``taps`` ([1, 2, 1] -> 3x3 / 16), size kept.
+
+    TF correlates with the kernel (``depthwise_conv2d``), hence ``flip_filter=True``; the default taps are
+    symmetric anyway. The filter is a non-persistent buffer (not in state dicts).
+    """
 
     kernel: torch.Tensor
 
-    def __init__(self, channels: int, taps: tuple[float, ...]) -> None:
+    def __init__(self, taps: tuple[float, ...]) -> None:
         super().__init__()
-        self.register_buffer("kernel", _blur_kernel(taps, channels), persistent=False)
-        self.channels = channels
+        self.register_buffer("kernel", setup_filter(list(taps)), persistent=False)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pad = self.kernel.shape[-1] // 2
-        return F.conv2d(x, self.kernel, padding=pad, groups=self.channels)
+        return filter2d(x, self.kernel, flip_filter=True)
 
 
 class StyleLayer(nn.Module):
@@ -228,7 +221,7 @@ class StyleLayer(nn.Module):
         self.is_const = in_ch == 0
         self.up = up
         self.fused = up and _use_fused(spec.fused_scale, resolution)
-        self.blur = Blur(out_ch, spec.blur_filter) if up and spec.blur_filter else None
+        self.blur = Blur(spec.blur_filter) if up and spec.blur_filter else None
         if self.is_const:
             self.const = nn.Parameter(torch.ones([out_ch, 4, 4]))
         else:
@@ -236,7 +229,7 @@ class StyleLayer(nn.Module):
             self.weight_gain = _SQRT2 / math.sqrt(in_ch * 9)
         self.noise_strength = nn.Parameter(torch.zeros([out_ch]))
         self.bias = nn.Parameter(torch.zeros([out_ch]))
-        self.style = EqualDense(w_dim, 2 * out_ch, gain=1.0)
+        self.style = FullyConnectedLayer(w_dim, 2 * out_ch)
         self.register_buffer("noise_const", torch.randn([resolution, resolution]))
 
     def forward(self, x: torch.Tensor | None, w: torch.Tensor, noise: torch.Tensor | None) -> torch.Tensor:
@@ -249,7 +242,7 @@ class StyleLayer(nn.Module):
             x = self.blur(x)
         if noise is not None:
             x = x + noise * self.noise_strength.reshape(1, -1, 1, 1)  # [N, C, r, r]
-        x = F.leaky_relu(x + self.bias.reshape(1, -1, 1, 1), _LRELU_SLOPE)
+        x = bias_act(x, self.bias, act="lrelu", alpha=_LRELU_SLOPE, gain=1.0)  # v1: no activation gain
         x = x - x.mean(dim=[2, 3], keepdim=True)
         x = x * (x.square().mean(dim=[2, 3], keepdim=True) + 1e-8).rsqrt()  # instance norm
         style = self.style(w).reshape(w.shape[0], 2, -1, 1, 1)  # [N, 2, C, 1, 1]
@@ -267,8 +260,8 @@ class StyleGAN1Mapping(nn.Module):
         self.num_layers = spec.mapping_layers
         features = [spec.z_dim] + [spec.mapping_features] * (spec.mapping_layers - 1) + [spec.w_dim]
         for idx in range(spec.mapping_layers):
-            layer = EqualDense(
-                features[idx], features[idx + 1], gain=_SQRT2, lr_multiplier=spec.mapping_lr_multiplier
+            layer = FullyConnectedLayer(
+                features[idx], features[idx + 1], lr_multiplier=spec.mapping_lr_multiplier, gain=_SQRT2
             )
             setattr(self, f"fc{idx}", layer)
         self.register_buffer("w_avg", torch.zeros([spec.w_dim]))
@@ -283,8 +276,7 @@ class StyleGAN1Mapping(nn.Module):
     ) -> torch.Tensor:
         if z.ndim != 2 or z.shape[1] != self.z_dim:
             raise Sg2Error(f"z must have shape [N, {self.z_dim}], got {tuple(z.shape)}")
-        x = z.to(torch.float32)
-        x = x * (x.square().mean(dim=1, keepdim=True) + 1e-8).rsqrt()  # pixel norm
+        x = normalize_2nd_moment(z.to(torch.float32))  # pixel norm
         for idx in range(self.num_layers):
             x = F.leaky_relu(getattr(self, f"fc{idx}")(x), _LRELU_SLOPE)  # [N, features]
         ws = x.unsqueeze(1).repeat([1, self.num_ws, 1])  # [N, num_ws, w_dim]
@@ -412,7 +404,7 @@ class StyleGAN1DiscriminatorBlock(nn.Module):
     def __init__(self, in_ch: int, out_ch: int, res: int, spec: StyleGAN1DiscriminatorSpec) -> None:
         super().__init__()
         self.conv0 = EqualConv(in_ch, in_ch, 3, _SQRT2, bias=True)
-        self.blur = Blur(in_ch, spec.blur_filter) if spec.blur_filter else None
+        self.blur = Blur(spec.blur_filter) if spec.blur_filter else None
         fused = _use_fused(spec.fused_scale, res)
         self.conv1 = EqualConv(in_ch, out_ch, 3, _SQRT2, bias=True, resample=-1, fused=fused)
 
@@ -423,23 +415,9 @@ class StyleGAN1DiscriminatorBlock(nn.Module):
         return F.leaky_relu(self.conv1(x), _LRELU_SLOPE)
 
 
-def minibatch_stddev(x: torch.Tensor, group_size: int, num_channels: int) -> torch.Tensor:
-    """Append ``num_channels`` maps of the group standard deviation (group ``min(group_size, N)``; sample i
-    belongs to group ``i % (N / G)``), as TF ``minibatch_stddev_layer``."""
-    n, c, h, w = x.shape
-    g = min(group_size, n)
-    if n % g:
-        raise Sg2Error(f"minibatch std needs the batch size ({n}) to be a multiple of {g}")
-    y = x.reshape(g, -1, num_channels, c // num_channels, h, w)  # [G, M, n, c, H, W]
-    y = (y - y.mean(dim=0)).square().mean(dim=0)  # [M, n, c, H, W]
-    y = (y + 1e-8).sqrt().mean(dim=[2, 3, 4])  # [M, n]
-    y = y.reshape(-1, num_channels, 1, 1).repeat(g, 1, h, w)  # [N, n, H, W]
-    return torch.cat([x, y], dim=1)
-
-
 class StyleGAN1Discriminator(nn.Module):
-    """TF ``D_basic`` at its final level: ``fromrgb``, ``b{r}`` blocks, ``b4.conv``, ``b4.fc``, ``b4.out``.
-    ``D(img, c) -> [N, out_features]`` logits."""
+    """TF ``D_basic`` at its final level: ``fromrgb``, ``b{r}`` blocks, ``b4.mbstd`` (when used), ``b4.conv``,
+    ``b4.fc``, ``b4.out``. ``D(img, c) -> [N, out_features]`` logits."""
 
     def __init__(self, spec: StyleGAN1DiscriminatorSpec) -> None:
         super().__init__()
@@ -455,13 +433,13 @@ class StyleGAN1Discriminator(nn.Module):
             self.block_names.append(f"b{res}")
         c4 = spec.channels(4)
         in4 = c4 + (spec.mbstd_num_channels if spec.uses_mbstd else 0)
-        self.b4 = nn.ModuleDict(
-            {
-                "conv": EqualConv(in4, c4, 3, _SQRT2, bias=True),
-                "fc": EqualDense(c4 * 16, spec.channels(2), gain=_SQRT2),
-                "out": EqualDense(spec.channels(2), spec.out_features, gain=1.0),
-            }
-        )
+        epilogue: dict[str, nn.Module] = {}
+        if spec.uses_mbstd:
+            epilogue["mbstd"] = MinibatchStdLayer(spec.mbstd_group_size, spec.mbstd_num_channels)
+        epilogue["conv"] = EqualConv(in4, c4, 3, _SQRT2, bias=True)
+        epilogue["fc"] = FullyConnectedLayer(c4 * 16, spec.channels(2), gain=_SQRT2)
+        epilogue["out"] = FullyConnectedLayer(spec.channels(2), spec.out_features)
+        self.b4 = nn.ModuleDict(epilogue)
 
     @classmethod
     def from_spec(cls, spec: StyleGAN1DiscriminatorSpec) -> StyleGAN1Discriminator:
@@ -481,15 +459,16 @@ class StyleGAN1Discriminator(nn.Module):
         x = F.leaky_relu(self.fromrgb(img.to(torch.float32)), _LRELU_SLOPE)
         for name in self.block_names:
             x = getattr(self, name)(x)
-        if self.config.uses_mbstd:
-            x = minibatch_stddev(x, self.config.mbstd_group_size, self.config.mbstd_num_channels)
+        if "mbstd" in self.b4:
+            x = self.b4["mbstd"](x)
         x = F.leaky_relu(self.b4["conv"](x), _LRELU_SLOPE)
         x = F.leaky_relu(self.b4["fc"](x.flatten(1)), _LRELU_SLOPE)
         return self.b4["out"](x)  # [N, out_features]
 
 
-#: Table 1 config A (the StyleGAN baseline: TF ``fmap_base`` 8192) and its large variant (row "A-large").
-STYLEGAN1_PRESETS: dict[str, int] = {"A": 16384, "A-large": 32768}
+#: Preset name -> channel base of the StyleGAN v1 networks of the paper's rows (sg2model.paper_rows): Table 1
+#: config A (the StyleGAN baseline: TF ``fmap_base`` 8192) and "Config A with large networks" ('A-large').
+STYLEGAN1_PRESETS: dict[str, int] = {net.name: net.channel_base for net in paper_rows.networks("stylegan1")}
 
 
 def _preset_channel_base(name: str) -> int:

@@ -1,11 +1,13 @@
 """Training configurations (paper Table 1 rows B–F as switches) and the options of one training run.
 
-A :class:`TrainingConfig` is a named preset that records what it changes relative to the previous row of
-Table 1 (paper Sections 2–4, Appendix B; FACTS.md "Training"):
+A :class:`TrainingConfig` holds the training switches of one Table 1 row of :mod:`sg2model.paper_rows`; the
+row gives its name, the paper's words and the network it trains (config X trains the network preset of
+Table 1 row X). What each config changes relative to the previous row (paper Sections 2–4, Appendix B;
+FACTS.md "Training"):
 
-- ``B``: weight demodulation instead of instance normalization. Progressive growing is not implemented yet,
-  so B–D run without it, on the 'orig' G and D architectures (config E's 16384 channel base) with
-  demodulation; R1 every minibatch; no path length regularization.
+- ``B``: weight demodulation instead of instance normalization, on the revised StyleGAN's 'orig' G and D
+  (preset ``B``, channel base 16384); R1 every minibatch; no path length regularization. Progressive growing
+  is not implemented yet, so B–D train their final-level networks at full resolution from the start.
 - ``C``: + lazy regularization (R1 every 16 minibatches, multiplied by 16; Adam adjusted by c = k / (k + 1)).
 - ``D``: + path length regularization (every 4 minibatches as the official code; the paper's Appendix B says
   8), weight 2.
@@ -22,17 +24,18 @@ import dataclasses
 from dataclasses import dataclass, field
 from typing import Any
 
+from sg2model import paper_rows
 from sg2model.core.errors import Sg2Error
+from sg2model.paper_rows import PaperRow
 
 
 @dataclass(frozen=True)
 class TrainingConfig:
-    """One row of Table 1 as training switches, plus the sg2model network preset it trains."""
+    """The training switches of one Table 1 row; the row (:mod:`sg2model.paper_rows`) names the config and
+    the network preset it trains."""
 
-    name: str
-    paper_row: str  # the row of the paper this reproduces
+    row: PaperRow  # the Table 1 row this reproduces
     changes: str  # what it switches on/off relative to the previous row
-    network_preset: str  # sg2model.configs preset: architectures and channel base
     demodulate: bool = True  # weight demodulation (Eq. 3)
     lazy_regularization: bool = True  # regularize every k minibatches (Section 3.1)
     g_reg_interval: int = 4  # official code; the paper's Appendix B says 8
@@ -40,6 +43,21 @@ class TrainingConfig:
     pl_weight: float = 2.0  # path length regularization weight (0 = off)
     r1_gamma: float = 10.0
     style_mixing_prob: float = 0.9
+
+    @property
+    def name(self) -> str:
+        """The config's name: its row's key (``B`` ... ``F``)."""
+        return self.row.key
+
+    @property
+    def paper_row(self) -> str:
+        """Where the row is in the paper, e.g. ``Table 1, config B: + Weight demodulation``."""
+        return self.row.citation
+
+    @property
+    def network_preset(self) -> str:
+        """The :mod:`sg2model.configs` preset of the row's network: architectures and channel base."""
+        return self.row.network.name
 
 
 CONFIGS: dict[str, TrainingConfig] = {}
@@ -57,49 +75,37 @@ def get_config(name: str) -> TrainingConfig:
     return CONFIGS[name]
 
 
+def _table1(key: str) -> PaperRow:
+    return paper_rows.get_row("table1", key)
+
+
 register_config(
     TrainingConfig(
-        name="B",
-        paper_row="Table 1, config B: '+ Weight demodulation' (without progressive growing here)",
-        changes="demodulation instead of instance normalization; 'orig' G and D; R1 every minibatch",
-        network_preset="E-orig-orig",
+        _table1("B"),
+        "demodulation instead of instance normalization; 'orig' G and D; R1 every minibatch",
         lazy_regularization=False,
         pl_weight=0.0,
     )
 )
 register_config(
     TrainingConfig(
-        name="C",
-        paper_row="Table 1, config C: '+ Lazy regularization' (without progressive growing here)",
-        changes="R1 every 16 minibatches, loss x16, Adam lr*c and betas**c with c = k/(k+1)",
-        network_preset="E-orig-orig",
+        _table1("C"),
+        "R1 every 16 minibatches, loss x16, Adam lr*c and betas**c with c = k/(k+1)",
         pl_weight=0.0,
     )
 )
 register_config(
-    TrainingConfig(
-        name="D",
-        paper_row="Table 1, config D: '+ Path length reg.' (without progressive growing here)",
-        changes="path length regularization every 4 minibatches, weight 2, batch shrink 2",
-        network_preset="E-orig-orig",
-    )
+    TrainingConfig(_table1("D"), "path length regularization every 4 minibatches, weight 2, batch shrink 2")
 )
 register_config(
     TrainingConfig(
-        name="E",
-        paper_row="Table 1, config E: '+ No growing, new G & D arch.'",
-        changes="output-skip G, residual D, no progressive growing; R1 gamma 100 (official config E)",
-        network_preset="E",
+        _table1("E"),
+        "output-skip G, residual D, no progressive growing; R1 gamma 100 (official config E)",
         r1_gamma=100.0,
     )
 )
 register_config(
-    TrainingConfig(
-        name="F",
-        paper_row="Table 1, config F: '+ Large networks (StyleGAN2)'",
-        changes="channel base 32768 (G 30M, D 29M parameters at 1024x1024); R1 gamma 10",
-        network_preset="F",
-    )
+    TrainingConfig(_table1("F"), "channel base 32768 (G 30M, D 29M parameters at 1024x1024); R1 gamma 10")
 )
 
 
