@@ -30,6 +30,7 @@ import numpy as np
 import torch
 
 from sg2eval.cache import default_cache_dir
+from sg2eval.distributed import is_main
 from sg2eval.errors import Sg2evalError
 from sg2eval.network import NetworkHandle, open_network
 from sg2eval.projector import (
@@ -181,7 +182,8 @@ def save_calibration(
         store == "beside" or (store == "auto" and os.access(beside[0].parent, os.W_OK))
     )
     path = beside[0] if use_beside else cached
-    write_json(path, calibration.to_dict())
+    if is_main():  # a distributed run's rank 0 alone writes
+        write_json(path, calibration.to_dict())
     return path
 
 

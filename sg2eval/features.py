@@ -25,9 +25,11 @@ import torch
 
 from sg2eval.cache import FeatureCache, cache_key, read_npz, write_npz
 from sg2eval.detectors import Detector
+from sg2eval.distributed import broadcast, current_world, gather_moments, gather_rows, is_main, shard_range
 from sg2eval.errors import Sg2evalError
 from sg2eval.metrics.fid import FeatureMoments
-from sg2eval.progress import track
+from sg2eval.metrics.states import ItemRows
+from sg2eval.progress import job_progress
 from sg2eval.sources import ImageSource
 from sg2model.core.files import sha256_file
 
@@ -71,6 +73,7 @@ class _Job:
     label: str
     cache: FeatureCache
     provenance: dict[str, Any]
+    device: torch.device  # where float64 moments accumulate
 
     @property
     def key(self) -> str | None:
@@ -90,27 +93,48 @@ class _Job:
         return {**self.provenance, "cache": cache}
 
     def load(self, kind: str) -> dict[str, np.ndarray] | None:
-        """The stored ``kind`` arrays of this job; None on a miss or when the job is not cacheable."""
+        """The stored ``kind`` arrays of this job (read by rank 0, sent to every rank); None on a miss or when
+        the job is not cacheable."""
         key = self.key
-        entry = self.cache.load(kind, key) if key is not None else None
-        return entry[0] if entry is not None else None
+        entry = self.cache.load(kind, key) if key is not None and is_main() else None
+        return broadcast(entry[0] if entry is not None else None)
 
     def save(self, kind: str, arrays: Callable[[], dict[str, np.ndarray]]) -> dict[str, Any]:
-        """Store ``arrays()`` (called only then) as this job's ``kind`` when it is cacheable; the provenance
-        with cache status 'miss' (stored) or 'off'."""
+        """Store ``arrays()`` (called only then, on rank 0) as this job's ``kind`` when it is cacheable; the
+        provenance with cache status 'miss' (stored) or 'off'."""
         key = self.key
         if key is None:
             return self.with_cache_status("off", kind)
-        self.cache.save(kind, key, arrays(), self.provenance)
+        if is_main():
+            self.cache.save(kind, key, arrays(), self.provenance)
         return self.with_cache_status("miss", kind)
 
-    def batches(self) -> Iterator[torch.Tensor]:
-        """Detector features of each batch, float32 [B, D] on the CPU."""
-        steps = -(-self.num // self.batch_size)
-        for images in track(
-            self.source.iter_batches(self.batch_size, self.num), steps, self.label, enabled=self.progress
-        ):
-            yield self.detector(torch.from_numpy(images))
+    def batches(self, items: range) -> Iterator[torch.Tensor]:
+        """Detector features of each batch of images ``items``, float32 [B, D] on the CPU; the progress bar
+        (rank 0's) counts the whole job's images, the other ranks' shares assumed to keep pace."""
+        world = current_world()
+        with job_progress(self.num, self.label, self.progress and world.is_main) as advance:
+            for images in self.source.iter_range(items.start, items.stop, self.batch_size):
+                yield self.detector(torch.from_numpy(images))
+                advance(len(images) * world.size)
+
+    def rows(self) -> ItemRows:
+        """This rank's share of the features as :class:`ItemRows` (``features [n, D]``)."""
+        rows, items = ItemRows(), shard_range(self.num)
+        start = items.start
+        for features in self.batches(items):
+            rows.update(start, features=features.numpy())
+            start += len(features)
+        return rows
+
+    def moments(self) -> FeatureMoments | None:
+        """This rank's share of the features as float64 moments (None when the share is empty)."""
+        accumulator: FeatureMoments | None = None
+        for features in self.batches(shard_range(self.num)):
+            if accumulator is None:
+                accumulator = FeatureMoments(features.shape[1], self.device)
+            accumulator.update(features)
+        return accumulator
 
 
 def _make_job(
@@ -121,19 +145,20 @@ def _make_job(
     cache: FeatureCache | None,
     progress: bool,
     label: str,
+    device: torch.device | str = "cpu",
 ) -> _Job:
     if batch_size < 1:
         raise Sg2evalError(f"batch size must be at least 1, got {batch_size}")
     count = source.resolve_num(num)
     provenance = {
         "source": source.describe(),
-        "content_sha256": source.content_hash(count),
+        "content_sha256": broadcast(source.content_hash(count) if is_main() else None),  # read once
         "num": count,
         "detector": detector.describe(),
         "detector_identity": detector_identity(detector),
     }
     store = cache if cache is not None else FeatureCache(enabled=False)
-    return _Job(source, detector, count, batch_size, progress, label, store, provenance)
+    return _Job(source, detector, count, batch_size, progress, label, store, provenance, torch.device(device))
 
 
 def extract_features(
@@ -150,7 +175,7 @@ def extract_features(
     stored = job.load("features")
     if stored is not None:
         return FeatureSet(stored["features"], job.with_cache_status("hit", "features"))
-    features = torch.cat(list(job.batches())).numpy()  # [N, D] float32
+    features = gather_rows(job.rows).arrays(job.num)["features"]  # [N, D] float32, item order
     return FeatureSet(features, job.save("features", lambda: {"features": features}))
 
 
@@ -166,20 +191,15 @@ def extract_moments(
 ) -> MomentSet:
     """Float64 moments of the features of the first ``num`` images (cached moments, cached features, or a
     streaming pass that never holds all features; ``device`` runs the [D, D] updates)."""
-    job = _make_job(source, detector, num, batch_size, cache, progress, label)
+    job = _make_job(source, detector, num, batch_size, cache, progress, label, device)
     stored = job.load("moments")
     if stored is not None:
-        return MomentSet(FeatureMoments.from_state(stored), job.with_cache_status("hit", "moments"))
+        return MomentSet(FeatureMoments.from_state(stored, device), job.with_cache_status("hit", "moments"))
     stored = job.load("features")
     if stored is not None:
         features_set = FeatureSet(stored["features"], job.with_cache_status("hit (features)", "features"))
         return moments_of(features_set, device)
-    accumulator: FeatureMoments | None = None
-    for features in job.batches():
-        if accumulator is None:
-            accumulator = FeatureMoments(features.shape[1], device)
-        accumulator.update(features)
-    assert accumulator is not None
+    accumulator = gather_moments(job.moments)
     return MomentSet(accumulator, job.save("moments", accumulator.state))
 
 

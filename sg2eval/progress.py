@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+import contextlib
+from collections.abc import Callable, Iterable, Iterator
 from typing import TypeVar
 
 from rich.progress import (
@@ -18,7 +19,10 @@ T = TypeVar("T")
 
 
 def make_progress(transient: bool = False) -> Progress:
-    """A progress display with description, bar, count, elapsed and remaining time."""
+    """A progress display with description, bar, count, elapsed and remaining time (shown by rank 0 alone
+    in a distributed run)."""
+    from sg2eval.distributed import is_main
+
     return Progress(
         TextColumn("[bold]{task.description}"),
         BarColumn(),
@@ -27,6 +31,7 @@ def make_progress(transient: bool = False) -> Progress:
         TimeRemainingColumn(),
         TextColumn("{task.fields[status]}"),
         transient=transient,
+        disable=not is_main(),
     )
 
 
@@ -40,3 +45,22 @@ def track(items: Iterable[T], total: int, description: str, enabled: bool = True
         for item in items:
             yield item
             progress.advance(task)
+
+
+@contextlib.contextmanager
+def job_progress(total: int, description: str, enabled: bool = True) -> Iterator[Callable[[int], None]]:
+    """A progress bar of ``total`` items when ``enabled``; yields ``advance(n)`` (capped at ``total``)."""
+    if not enabled:
+        yield lambda n: None
+        return
+    with make_progress() as progress:
+        task = progress.add_task(description, total=total, status="")
+        done = 0
+
+        def advance(n: int) -> None:
+            nonlocal done
+            step = min(n, total - done)
+            done += step
+            progress.advance(task, step)
+
+        yield advance

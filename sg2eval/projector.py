@@ -359,14 +359,26 @@ class Projector:
         batch_size: int = 8,
         callback: Callable[[StepReport], None] | None = None,
     ) -> Projection:
-        """:meth:`project` over consecutive batches of ``batch_size`` targets (same result as one batch)."""
+        """:meth:`project` over consecutive batches of ``batch_size`` targets (same result as one batch); in
+        a distributed run each process projects its share of the targets (:mod:`sg2eval.distributed`; only
+        rank 0 calls ``callback``) and every process gets all projections, in target order."""
+        from sg2eval.distributed import collect, current_world, shard_range
+
         if batch_size < 1:
             raise Sg2evalError(f"the batch size must be at least 1, got {batch_size}")
-        parts = [
-            self.project(targets[i : i + batch_size], seeds[i : i + batch_size], callback)
-            for i in range(0, len(targets), batch_size)
-        ]
-        return Projection.concat(parts)
+        if len(targets) != len(seeds):
+            raise Sg2evalError(f"got {len(seeds)} seeds for {len(targets)} targets; give one seed per target")
+        mine = shard_range(len(targets))
+        report = callback if current_world().is_main else None
+
+        def share() -> Projection | None:
+            parts = []
+            for start in range(mine.start, mine.stop, batch_size):
+                stop = min(start + batch_size, mine.stop)
+                parts.append(self.project(targets[start:stop], seeds[start:stop], report))
+            return Projection.concat(parts) if parts else None
+
+        return Projection.concat([part for part in collect(share) if part is not None])
 
 
 # ----------------------------------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import click
 
+from sg2eval.cli.common import main_process
 from sg2eval.cli.project import (
     ProjectorArgs,
     echo_warnings,
@@ -61,6 +62,8 @@ def attribute_command(
                 batch_size=projection.batch_size,
                 callback=advance,
             )
+    if not main_process():
+        return
     for name, distance, verdict in zip(
         result.per_item["image"], result.per_item["distance"], result.per_item["verdict"], strict=True
     ):

@@ -196,8 +196,17 @@ def json_option(function: F) -> F:
     )(function)
 
 
+def main_process() -> bool:
+    """Whether this process prints and writes the command's outputs: rank 0 under torchrun, else always."""
+    from sg2eval.distributed import is_main
+
+    return is_main()
+
+
 def emit_result(result: Result, json_path: str | None) -> None:
-    """Print ``name: value`` lines and the detector's weights status; write JSON when asked."""
+    """Print ``name: value`` lines and the detector's weights status; write JSON when asked (rank 0)."""
+    if not main_process():
+        return
     for name, value in result.values.items():
         click.echo(f"{name}: {value:.6g}")
     detector = result.provenance.get("detector") or {}

@@ -6,7 +6,7 @@ from typing import Any
 
 import click
 
-from sg2eval.cli.common import NUM, SOURCE_HELP, run_kwargs, run_options
+from sg2eval.cli.common import NUM, SOURCE_HELP, main_process, run_kwargs, run_options
 
 
 @click.command("features")
@@ -23,6 +23,8 @@ def features_command(**params: Any) -> None:
     if not str(params["out"]).lower().endswith(".npz"):
         raise Sg2evalError(f"--out {params['out']} must end in .npz")
     found = compute_features(params["source"], num=params["num"], **run_kwargs(params))
+    if not main_process():
+        return
     path = write_features_file(params["out"], found)
     click.echo(f"wrote {found.features.shape[0]} x {found.features.shape[1]} features to {path}")
 

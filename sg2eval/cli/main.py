@@ -7,7 +7,10 @@ and a broken optional dependency of one command cannot break the others. To add 
 
 from __future__ import annotations
 
+import contextlib
 import importlib
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import click
@@ -60,10 +63,35 @@ class LazyGroup(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
-        try:
-            return super().invoke(ctx)
-        except Sg2Error as error:
-            raise BadInput(str(error)) from error
+        with distributed_run():
+            try:
+                return super().invoke(ctx)
+            except Sg2Error as error:
+                raise BadInput(str(error)) from error
+
+
+@contextlib.contextmanager
+def distributed_run() -> Iterator[None]:
+    """Under ``torchrun`` (``WORLD_SIZE`` > 1): join the process group for the command, print only on rank 0
+    (the other ranks' standard output is discarded; their errors still reach standard error), and leave the
+    group at the end (docs/distributed.md). A single process is left as it is."""
+    from sg2model.core.distributed import world_size_from_env
+
+    if world_size_from_env() <= 1:
+        yield
+        return
+    from sg2eval.distributed import current_world
+    from sg2model.core.distributed import shutdown
+
+    world = current_world()
+    try:
+        if world.is_main:
+            yield
+        else:
+            with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
+                yield
+    finally:
+        shutdown(world)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"]})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from sg2eval.cli.common import lpips_option
+from sg2eval.cli.common import lpips_option, main_process
 from sg2eval.ppl_presets import CONFIG_FIELDS, DEFAULT_PRESET, PRESETS, preset_config
 from sg2model.core.files import write_json
 
@@ -71,6 +71,8 @@ def ppl_command(
     distance = resolve_distance(lpips_name, lpips_weights, handle.device)
     result = compute_ppl(handle, distance, config, seed=seed, batch_size=batch_size, progress=True,
                          preset=preset)
+    if not main_process():
+        return
     click.echo(
         f"ppl ({preset}, {config.space}/{config.sampling}, crop={config.crop}): {result.value:.4f} "
         f"± {result.values['ppl_sem']:.4f} (standard error; {result.provenance['num_kept']} of "

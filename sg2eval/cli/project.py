@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import numpy as np
 
-from sg2eval.cli.common import lpips_option
+from sg2eval.cli.common import lpips_option, main_process
 from sg2eval.errors import Sg2evalError
 from sg2eval.projector import ProjectorConfig, StepReport
 from sg2model.core.files import atomic_path
@@ -244,6 +244,8 @@ def project_command(
                     videos[seed].add(np.broadcast_to(frame, (3, *frame.shape[1:])).transpose(1, 2, 0))
 
         result = projector.project_many(images, seeds, projection.batch_size, on_step)
+    if not main_process():
+        return
     extra = [{"video": str(videos[seed].close())} for seed in seeds] if save_video else None
     for entry in write_projections(out, setup, config, files, images, result, extra):
         click.echo(f"{entry['target']}: LPIPS {entry['distance']:.4f} -> {entry['folder']}")

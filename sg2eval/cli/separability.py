@@ -7,6 +7,8 @@ from typing import Any
 
 import click
 
+from sg2eval.cli.common import main_process
+
 
 @click.command("separability")
 @click.option(
@@ -78,6 +80,8 @@ def separability(
         workers=workers,
         progress=True,
     )
+    if not main_process():
+        return
     table = result.per_item["entropies"]
     click.echo(table.to_string(float_format=lambda v: f"{v:.4f}"))
     for name, value in result.values.items():

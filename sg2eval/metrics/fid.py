@@ -108,13 +108,13 @@ class FeatureMoments:
         }
 
     @classmethod
-    def from_state(cls, state: dict[str, np.ndarray]) -> FeatureMoments:
-        """Inverse of :meth:`state`."""
-        moments = cls(int(state["shift"].shape[0]))
+    def from_state(cls, state: dict[str, np.ndarray], device: torch.device | str = "cpu") -> FeatureMoments:
+        """Inverse of :meth:`state`, on ``device``."""
+        moments = cls(int(state["shift"].shape[0]), device)
         moments.num = int(state["num"])
-        moments.shift = torch.from_numpy(np.asarray(state["shift"], dtype=np.float64))
-        moments.total = torch.from_numpy(np.asarray(state["total"], dtype=np.float64))
-        moments.outer = torch.from_numpy(np.asarray(state["outer"], dtype=np.float64))
+        for name in ("shift", "total", "outer"):
+            array = torch.from_numpy(np.asarray(state[name], dtype=np.float64))
+            setattr(moments, name, array.to(moments.device))
         return moments
 
 

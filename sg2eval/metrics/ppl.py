@@ -32,7 +32,7 @@ from torch import Tensor
 from sg2eval.errors import Sg2evalError
 from sg2eval.metrics.states import ItemRows
 from sg2eval.ppl_presets import PPLConfig
-from sg2eval.progress import track
+from sg2eval.progress import job_progress
 from sg2eval.result import Result, Stopwatch, provenance
 from sg2model.core.images import to_uint8
 
@@ -273,9 +273,9 @@ def _distance_fn(distance: Any) -> Distance:
     return fn
 
 
-def _batches(num: int, batch_size: int) -> Iterator[range]:
-    for start in range(0, num, batch_size):
-        yield range(start, min(start + batch_size, num))
+def _batches(items: range, batch_size: int) -> Iterator[range]:
+    for start in range(items.start, items.stop, batch_size):
+        yield range(start, min(start + batch_size, items.stop))
 
 
 def describe_distance(distance: Any) -> dict[str, Any]:
@@ -318,15 +318,22 @@ def compute_ppl(
 
     if batch_size < 1:
         raise Sg2evalError(f"batch size must be >= 1, got {batch_size}; use e.g. 8.")
+    from sg2eval.distributed import current_world, gather_rows, shard_range
+
     handle = open_network(network, device)
     clock = Stopwatch()
-    rows = ItemRows()
-    batches = _batches(config.num_samples, batch_size)
-    total = -(-config.num_samples // batch_size)
-    for indices in track(batches, total=total, description="PPL", enabled=progress):
-        d, t = pair_scores(handle.generator, distance, config, seed, indices, handle.device)
-        rows.update(indices.start, distance=d, t=t)
-    return ppl_result(rows.arrays(config.num_samples), config, seed, preset, provenance(
+    world = current_world()
+
+    def share() -> ItemRows:  # this process's pairs (all of them in one process)
+        rows, items = ItemRows(), shard_range(config.num_samples)
+        with job_progress(config.num_samples, "PPL pairs", progress and world.is_main) as advance:
+            for indices in _batches(items, batch_size):
+                d, t = pair_scores(handle.generator, distance, config, seed, indices, handle.device)
+                rows.update(indices.start, distance=d, t=t)
+                advance(len(indices) * world.size)
+        return rows
+
+    return ppl_result(gather_rows(share).arrays(config.num_samples), config, seed, preset, provenance(
         clock, handle.device, network=handle.describe(), lpips=describe_distance(distance),
         details={"batch_size": batch_size},
     ))

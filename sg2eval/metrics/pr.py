@@ -49,15 +49,17 @@ def _blocks(tensor: torch.Tensor, size: int) -> list[tuple[int, torch.Tensor]]:
     return [(start, tensor[start : start + size]) for start in range(0, len(tensor), size)]
 
 
-def knn_radii(features: torch.Tensor, config: PrConfig) -> torch.Tensor:
-    """Squared distance of each sample [N, D] to its k-th nearest neighbour in the same set [N]."""
+def knn_radii(features: torch.Tensor, config: PrConfig, items: range | None = None) -> torch.Tensor:
+    """Squared distance of each sample [N, D] (or of the samples ``items``) to its k-th nearest neighbour in
+    the same set [N] (or [len(items)])."""
     num = len(features)
     if num < config.k + 1:
         raise Sg2evalError(
             f"precision/recall with k={config.k} needs at least {config.k + 1} samples, got {num}"
         )
-    radii = []
-    for _, rows in _blocks(features, config.row_batch):
+    chosen = features if items is None else features[items.start : items.stop]
+    radii = [torch.zeros(0, dtype=features.dtype, device=features.device)]
+    for _, rows in _blocks(chosen, config.row_batch):
         smallest: torch.Tensor | None = None  # [R, k+1] running smallest distances
         for _, cols in _blocks(features, config.col_batch):
             block = squared_distances(rows, cols)  # [R, C]
@@ -76,9 +78,14 @@ def cross_membership(
     real_radii: torch.Tensor,
     fake_radii: torch.Tensor,
     config: PrConfig,
+    items: range | None = None,
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """One pass over the fake x real distance blocks answering both questions:
-    fake [M] within (``<=``) the radius of some real sample, and real [N] within the radius of some fake."""
+    fake [M] within (``<=``) the radius of some real sample, and real [N] within the radius of some fake.
+    With ``items``, only those fake rows: their answers [len(items)], and real [N] for those fakes only."""
+    items = range(len(fake)) if items is None else items
+    fake = fake[items.start : items.stop]
+    fake_radii = fake_radii[items.start : items.stop]
     fake_hit = torch.zeros(len(fake), dtype=torch.bool, device=fake.device)  # [M]
     real_hit = torch.zeros(len(real), dtype=torch.bool, device=real.device)  # [N]
     for row, rows in _blocks(fake, config.row_batch):
@@ -109,10 +116,28 @@ def precision_recall_values(
             f"got {tuple(real_t.shape)} and {tuple(fake_t.shape)}"
         )
     with torch.no_grad():
-        fake_hit, real_hit = cross_membership(
-            real_t, fake_t, knn_radii(real_t, config), knn_radii(fake_t, config), config
-        )
+        fake_hit, real_hit = sharded_membership(real_t, fake_t, config)
     return float(fake_hit.double().mean()), float(real_hit.double().mean())
+
+
+def sharded_membership(
+    real: torch.Tensor, fake: torch.Tensor, config: PrConfig
+) -> tuple[torch.Tensor, torch.Tensor]:
+    """:func:`cross_membership` with the k-NN radii, each process computing its share of the rows
+    (:mod:`sg2eval.distributed`; one process computes all of them)."""
+    from sg2eval.distributed import collect, shard_range
+
+    def radii(features: torch.Tensor) -> torch.Tensor:
+        parts = collect(lambda: knn_radii(features, config, shard_range(len(features))).cpu())
+        return torch.cat(parts).to(features.device)
+
+    real_radii, fake_radii = radii(real), radii(fake)
+    parts = collect(lambda: tuple(
+        t.cpu() for t in cross_membership(real, fake, real_radii, fake_radii, config, shard_range(len(fake)))
+    ))  # fmt: skip
+    fake_hit = torch.cat([part[0] for part in parts])
+    real_hit = torch.stack([part[1] for part in parts]).any(dim=0)
+    return fake_hit, real_hit
 
 
 def compute_precision_recall(

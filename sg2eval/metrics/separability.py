@@ -18,9 +18,11 @@ shared with them through one memory-mapped copy), one attribute per task. Proces
 liblinear draws its coordinate order from one process-global random generator, so fits running in threads
 of one process would disturb each other's sequences and the result would depend on the scheduling.
 
-Batch-size independence: ``z`` for sample ``i`` is row ``i`` of one seeded normal stream, and when the
-generator exposes ``synthesis.noise_shapes()`` the random noise of sample ``i`` is row ``i`` of a second
-seeded stream (passed as ``noise_inputs``), so results do not depend on the batch size.
+Independence of the batch size and of the number of processes: ``z`` of sample ``i`` is drawn from its own
+generator ``np.random.default_rng([seed, 0, i])``, and when the generator exposes
+``synthesis.noise_shapes()`` its random noise from ``default_rng([seed, 1, i])`` (passed as
+``noise_inputs``), so a process of a distributed run generates its own samples (:mod:`sg2eval.distributed`)
+and the result equals the one-process run's.
 """
 
 from __future__ import annotations
@@ -176,16 +178,22 @@ def entropies_from_arrays(
         raise Sg2evalError(f"need latents [N, D] and logits [N, A], got {latents.shape} and {logits.shape}")
     if logits.shape[1] != len(names):
         raise Sg2evalError(f"{logits.shape[1]} logit columns but {len(names)} attribute names")
+    from sg2eval.distributed import collect, shard_range
+
     keep = latents.shape[0] // 2 if num_keep is None else num_keep
+    mine = shard_range(len(names))  # a distributed run's processes fit disjoint attributes
     if workers is None:
-        workers = default_workers(len(names), svm_worker_bytes(keep, latents.shape[1]))
-    args = [(name, latents, logits[:, i], keep, settings, seed + i) for i, name in enumerate(names)]
-    if workers <= 1:
-        outcomes = [attribute_entropy(*a) for a in args]
-    else:
+        workers = default_workers(max(len(mine), 1), svm_worker_bytes(keep, latents.shape[1]))
+    args = [(names[i], latents, logits[:, i], keep, settings, seed + i) for i in mine]
+
+    def fit() -> list[AttributeEntropy]:
+        if workers <= 1 or len(args) <= 1:
+            return [attribute_entropy(*a) for a in args]
         from joblib import Parallel, delayed
 
-        outcomes = Parallel(n_jobs=workers, backend="loky")(delayed(attribute_entropy)(*a) for a in args)
+        return list(Parallel(n_jobs=workers, backend="loky")(delayed(attribute_entropy)(*a) for a in args))
+
+    outcomes = [outcome for part in collect(fit) for outcome in part]  # attribute order
     table = pd.DataFrame([asdict(o) for o in outcomes]).set_index("attribute")
     table.insert(1, "entropy_nats", table["entropy_bits"] * np.log(2.0))
     return table
@@ -204,18 +212,29 @@ class Samples:
     logits: np.ndarray  # [N, A] float32
 
 
+_LATENT_STREAM, _NOISE_STREAM = 0, 1
+
+
+def per_sample_normals(seed: int, stream: int, items: range, size: int) -> np.ndarray:
+    """float32 ``[len(items), size]`` standard normals, row ``i`` from ``default_rng([seed, stream, i])``."""
+    rows = [np.random.default_rng([seed, stream, i]).standard_normal(size, dtype=np.float32) for i in items]
+    return np.stack(rows) if rows else np.zeros((0, size), np.float32)
+
+
 def _per_sample_noise(
-    synthesis: Any, rng: np.random.Generator, n: int, device: torch.device
+    synthesis: Any, seed: int, items: range, device: torch.device
 ) -> dict[str, torch.Tensor]:
-    """Noise maps ``{layer: [n, 1, h, w]}`` with sample ``i`` drawn as row ``i`` of ``rng``'s stream."""
+    """Noise maps ``{layer: [n, 1, h, w]}``, sample ``i``'s drawn by :func:`per_sample_normals`."""
     import torch
 
     shapes: dict[str, tuple[int, int]] = dict(synthesis.noise_shapes())
     sizes = [h * w for h, w in shapes.values()]
-    flat = rng.standard_normal((n, sum(sizes)), dtype=np.float32)  # [n, sum(h*w)]
+    flat = per_sample_normals(seed, _NOISE_STREAM, items, sum(sizes))  # [n, sum(h*w)]
     noise, offset = {}, 0
     for (layer, (h, w)), size in zip(shapes.items(), sizes, strict=True):
-        noise[layer] = torch.from_numpy(flat[:, offset : offset + size].reshape(n, 1, h, w)).to(device)
+        noise[layer] = torch.from_numpy(flat[:, offset : offset + size].reshape(len(items), 1, h, w)).to(
+            device
+        )
         offset += size
     return noise
 
@@ -232,38 +251,42 @@ def generate_and_classify(
     device: str | torch.device = "cpu",
     progress: bool = False,
 ) -> Samples:
-    """Step 1: stream ``num`` samples through ``G`` and the classifiers, keeping latents and logits only."""
+    """Step 1: stream ``num`` samples through ``G`` and the classifiers, keeping latents and logits only;
+    each process of a distributed run takes its share of the samples (:func:`sg2eval.distributed.shard_range`)
+    and every process gets all of them, in sample order."""
     import torch
 
-    from sg2eval.progress import track
+    from sg2eval.distributed import current_world, gather_rows, shard_range
+    from sg2eval.metrics.states import ItemRows
+    from sg2eval.progress import job_progress
 
     if getattr(G, "c_dim", 0):
         raise Sg2evalError("separability needs an unconditional generator (c_dim == 0), as in the paper")
     device = torch.device(device)
-    z_rng = np.random.default_rng([seed, 0])
-    noise_rng = np.random.default_rng([seed, 1])
     seeded_noise = noise_mode == "random" and hasattr(G.synthesis, "noise_shapes")
-    latents = {space: np.empty((num, G.z_dim if space == "z" else G.w_dim), np.float32) for space in spaces}
-    logits: np.ndarray | None = None
-    starts = range(0, num, batch_size)
-    with torch.no_grad():
-        for start in track(starts, len(starts), "separability: generate + classify", enabled=progress):
-            n = min(batch_size, num - start)
-            z = torch.from_numpy(z_rng.standard_normal((n, G.z_dim), dtype=np.float32)).to(device)  # [n, Z]
-            c = torch.zeros((n, 0), device=device)
-            ws = G.mapping(z, c, truncation_psi=truncation_psi)  # [n, num_ws, W]
-            synth_kwargs: dict[str, Any] = {"noise_mode": "random" if seeded_noise else noise_mode}
-            if seeded_noise:
-                synth_kwargs["noise_inputs"] = _per_sample_noise(G.synthesis, noise_rng, n, device)
-            images = G.synthesis(ws, **synth_kwargs)  # [n, C, H, W] in about [-1, 1]
-            batch_logits = classifiers(images.float()).float().cpu().numpy()  # [n, A]
-            if logits is None:
-                logits = np.empty((num, batch_logits.shape[1]), np.float32)
-            logits[start : start + n] = batch_logits
-            for space, store in latents.items():
-                store[start : start + n] = (z if space == "z" else ws[:, -1]).float().cpu().numpy()
-    assert logits is not None
-    return Samples(latents=latents, logits=logits)
+    world = current_world()
+
+    def share() -> ItemRows:
+        rows, mine = ItemRows(), shard_range(num)
+        enabled = progress and world.is_main
+        with torch.no_grad(), job_progress(num, "separability: generate + classify", enabled) as advance:
+            for start in range(mine.start, mine.stop, batch_size):
+                items = range(start, min(start + batch_size, mine.stop))
+                z_rows = per_sample_normals(seed, _LATENT_STREAM, items, int(G.z_dim))
+                z = torch.from_numpy(z_rows).to(device)  # [n, Z]
+                ws = G.mapping(z, torch.zeros((len(items), 0), device=device), truncation_psi=truncation_psi)
+                synth_kwargs: dict[str, Any] = {"noise_mode": "random" if seeded_noise else noise_mode}
+                if seeded_noise:
+                    synth_kwargs["noise_inputs"] = _per_sample_noise(G.synthesis, seed, items, device)
+                images = G.synthesis(ws, **synth_kwargs)  # [n, C, H, W] in about [-1, 1]
+                found = {f"latent_{space}": (z if space == "z" else ws[:, -1]).float().cpu().numpy()
+                         for space in spaces}  # fmt: skip
+                rows.update(start, logits=classifiers(images.float()).float().cpu().numpy(), **found)
+                advance(len(items) * world.size)
+        return rows
+
+    arrays = gather_rows(share).arrays(num)
+    return Samples(latents={space: arrays[f"latent_{space}"] for space in spaces}, logits=arrays["logits"])
 
 
 def separability(
@@ -305,8 +328,16 @@ def separability(
     classifier_set = load_classifier_set(classifiers, device=handle.device)
     names = list(classifier_set.names)
     samples = generate_and_classify(
-        handle.generator, classifier_set, num, spaces, batch_size, seed, truncation_psi, noise_mode,
-        handle.device, progress,
+        handle.generator,
+        classifier_set,
+        num,
+        spaces,
+        batch_size,
+        seed,
+        truncation_psi,
+        noise_mode,
+        handle.device,
+        progress,
     )
     if workers is None:
         dim = max(latents.shape[1] for latents in samples.latents.values())

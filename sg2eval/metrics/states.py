@@ -15,7 +15,7 @@ makes a result independent of how the items were split (docs/architecture.md, "O
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -71,7 +71,7 @@ class ItemRows:
         return list(self._chunks)
 
     @classmethod
-    def from_state(cls, chunks: list[tuple[int, Mapping[str, np.ndarray]]]) -> ItemRows:
+    def from_state(cls, chunks: Sequence[tuple[int, Mapping[str, np.ndarray]]]) -> ItemRows:
         rows = cls()
         for start, arrays in chunks:
             rows.update(start, **arrays)

@@ -42,7 +42,7 @@ class ArraySource(ImageSource):
 
     def iter_range(self, start: int, stop: int, batch_size: int) -> Iterator[np.ndarray]:
         for first in range(start, stop, batch_size):
-            yield np.ascontiguousarray(self.images[first : min(first + batch_size, stop)])
+            yield np.array(self.images[first : min(first + batch_size, stop)])  # a writable copy
 
     def content_hash(self, num: int | str | None = None) -> str:
         count = self.resolve_num(num)

@@ -1,9 +1,9 @@
 """The one place where a device name becomes a :class:`torch.device`.
 
 ``'auto'`` (or None) means the current CUDA device when one is available, else the CPU; under torchrun a
-process's ``LOCAL_RANK`` picks its GPU (``cuda:<LOCAL_RANK>``). Anything else is a torch device string
-(``'cpu'``, ``'cuda'``, ``'cuda:1'``, ``'mps'``), checked here so that a missing GPU is one clear line rather
-than a failure deep inside a metric.
+process's ``LOCAL_RANK`` picks its GPU (``cuda:<LOCAL_RANK>``, also for a plain ``'cuda'``). Anything else
+is a torch device string (``'cpu'``, ``'cuda'``, ``'cuda:1'``, ``'mps'``), checked here so that a missing GPU
+is one clear line rather than a failure deep inside a metric.
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ def resolve_device(spec: str | torch.device | None = AUTO) -> torch.device:
         device = torch.device(spec)
     except (RuntimeError, TypeError) as error:
         raise Sg2Error(f"unknown device {spec!r}; use auto, cpu, cuda or cuda:N") from error
+    if device.type == "cuda" and device.index is None and "LOCAL_RANK" in os.environ:
+        device = torch.device(f"cuda:{os.environ['LOCAL_RANK']}")  # one GPU per torchrun process
     if device.type == "cuda":
         if not torch.cuda.is_available():
             raise Sg2Error(f"device {spec!r} was asked for but no CUDA GPU is available; use --device cpu")

@@ -34,6 +34,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from sg2model.core import distributed as core_dist
+from sg2model.core.device import resolve_device
 from sg2model.core.errors import Sg2Error
 from sg2model.core.files import write_json
 from sg2model.core.images import save_image_grid, to_uint8
@@ -128,11 +130,11 @@ def _same_spec(a: Any, b: Any) -> bool:
 class Trainer:
     """Networks, optimizers, counters and data order of one process of a run."""
 
-    def __init__(self, options: TrainingOptions, world: dist_utils.World | None = None) -> None:
+    def __init__(self, options: TrainingOptions, world: core_dist.World | None = None) -> None:
         check_metric_names(options.metrics)
         self.options = options
         self.settings = ResolvedSettings.from_options(options)
-        self.world = world or dist_utils.World(0, 1, dist_utils.pick_device(options.device, 0))
+        self.world = world or core_dist.World(0, 1, resolve_device(options.device))
         self.device = self.world.device
         if options.gpus is not None and options.gpus != self.world.size:
             raise Sg2Error(
@@ -313,7 +315,7 @@ class Trainer:
             "opt_G": self.opt_G.state_dict(),
             "opt_D": self.opt_D.state_dict(),
             "order": self.order.state(),
-            "rng": dist_utils.gather_objects(ckpt.capture_rng(), self.world),
+            "rng": core_dist.gather_objects(ckpt.capture_rng(), self.world),
             "world_size": self.world.size,
             "options": self.options.to_dict(),
             "raw_state": None,
@@ -342,7 +344,7 @@ class Trainer:
             )
             ckpt.write_state(state_path, state)
             ckpt.commit_checkpoint(run_dir, network, state_path, self.cur_nimg)
-        dist_utils.barrier(self.world)
+        core_dist.barrier(self.world)
         return ckpt.Checkpoint(network, state_path, self.cur_nimg)
 
     def _resume(self, path: Path) -> None:
@@ -468,7 +470,7 @@ class Trainer:
     def _snapshot(self, run_dir: Path, log: RunLog | None) -> None:
         checkpoint = self.save_checkpoint(run_dir)
         if log is None:
-            dist_utils.barrier(self.world)
+            core_dist.barrier(self.world)
             return
         tag = ckpt.snapshot_tag(self.cur_nimg)
         save_image_grid(self.sample_grid(), run_dir / f"fakes-{tag}.png", self.options.grid[0])
@@ -492,7 +494,7 @@ class Trainer:
                     "params": record.params,
                 }
             )
-        dist_utils.barrier(self.world)
+        core_dist.barrier(self.world)
 
 
 def _stream_phase(phase: Phase) -> str:
@@ -510,11 +512,11 @@ def _peak_memory_mb(device: torch.device) -> float:
 
 
 def _train_process(options: TrainingOptions) -> None:
-    world = dist_utils.world_from_env(options.device)
+    world = core_dist.world_from_env(options.device)
     try:
         Trainer(options, world).run()
     finally:
-        dist_utils.shutdown(world)
+        core_dist.shutdown(world)
 
 
 def train(options: TrainingOptions) -> Path:
@@ -522,7 +524,7 @@ def train(options: TrainingOptions) -> Path:
     one is asked for outside torchrun. Returns the run directory."""
     in_torchrun = int(os.environ.get("WORLD_SIZE", "1")) > 1
     if options.gpus is not None and options.gpus > 1 and not in_torchrun:
-        dist_utils.spawn_local(options.gpus, _train_process, (options,))
+        core_dist.spawn_local(options.gpus, _train_process, (options,))
     else:
         _train_process(options)
     return Path(options.out)
