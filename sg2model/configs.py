@@ -4,8 +4,8 @@ A spec is a frozen dataclass that rebuilds a network exactly (``Generator.from_s
 network files store as JSON. A :class:`Preset` names a paper row (Table 1 configs E and F, the nine Table 2
 architecture pairs) and turns a resolution into a generator or discriminator spec.
 
-Channel counts follow FACTS.md "Synthesis network": ``min(channel_base // res, channel_max)``; config F uses
-``channel_base = 32768`` and configs A–E ``16384`` (footnote 4 of the paper: doubling the feature maps at
+Channel counts follow docs/facts.md, "Synthesis network": ``min(channel_base // res, channel_max)``; config F
+uses ``channel_base = 32768`` and configs A–E ``16384`` (footnote 4 of the paper: doubling the feature maps at
 64²–1024² takes G from 25M to 30M and D from 24M to 29M parameters).
 """
 
@@ -40,7 +40,7 @@ def _check_positive(what: str, value: int) -> None:
 
 @dataclass(frozen=True)
 class MappingSpec:
-    """Mapping network f: Z -> W (paper Section 2; FACTS.md "Mapping network")."""
+    """Mapping network f: Z -> W (paper Section 2; docs/facts.md, "Mapping network")."""
 
     num_layers: int = 8  # fully connected layers
     embed_features: int | None = None  # label embedding width; None = w_dim when c_dim > 0

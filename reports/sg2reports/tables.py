@@ -25,7 +25,7 @@ from sg2eval.errors import Sg2evalError
 
 Better = Literal["lower", "higher"]
 
-#: The published metrics' settings (FACTS.md "Metrics"): fid50k, pr50k3, ppl2_wend with 50 000 samples.
+#: The published metrics' settings (docs/facts.md, "Metrics"): fid50k, pr50k3, ppl2_wend with 50 000 samples.
 PAPER_METRIC_OPTIONS: dict[str, dict[str, Any]] = {
     "fid": {"num": 50_000},
     "pr": {"num": 50_000, "k": 3},

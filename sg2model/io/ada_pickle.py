@@ -1,6 +1,6 @@
 """Read stylegan2-ada-pytorch network pickles without running the code they carry.
 
-FACTS.md "Pickle persistence of stylegan2-ada-pytorch": the file is a pickled dict ``{G, D, G_ema,
+docs/facts.md, "Pickle persistence of stylegan2-ada-pytorch": the file is a pickled dict ``{G, D, G_ema,
 augment_pipe, training_set_kwargs}``; each network is reduced to
 ``torch_utils.persistence._reconstruct_persistent_obj(meta)`` with ``meta = dict(type='class', version=6,
 module_src=..., class_name=..., state=...)`` and ``state`` holding ``_init_args``, ``_init_kwargs``,

@@ -1,7 +1,7 @@
 """Training configurations (paper Table 1 rows B–F as switches) and the options of one training run.
 
 A :class:`TrainingConfig` is a named preset that records what it changes relative to the previous row of
-Table 1 (paper Sections 2–4, Appendix B; FACTS.md "Training"):
+Table 1 (paper Sections 2–4, Appendix B; docs/facts.md, "Training"):
 
 - ``B``: weight demodulation instead of instance normalization. Progressive growing is not implemented yet,
   so B–D run without it, on the 'orig' G and D architectures (config E's 16384 channel base) with
