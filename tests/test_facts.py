@@ -1,7 +1,8 @@
 """Citations of docs/facts.md: every one names a section that the page has, so none can dangle.
 
 A citation is the text ``docs/facts.md, "Section"`` (the quoted part may wrap onto the next line); in the
-Markdown documents it is the text of a link whose target is ``facts.md#anchor``. *Section* is a heading of
+Markdown documents it is the text of a link whose target is ``facts.md#anchor`` (a link to the whole page,
+``(docs/facts.md)``, is allowed too). *Section* is a heading of
 docs/facts.md or a heading preceded by its parents (``"Metrics / Common"``); an anchor is GitHub's slug of a
 heading. Any other mention of the file (a bare name, the old upper-case name) is reported as well.
 """
@@ -18,7 +19,7 @@ SUFFIXES = (".py", ".md", ".toml")
 SKIPPED_DIRS = {"build", "dist", "__pycache__"}
 
 _HEADING = re.compile(r"^(#{2,6}) (.+?)\s*$", re.MULTILINE)
-_LINK_TARGET = re.compile(r"\((?:docs/)?facts\.md#([^)\s]*)\)")
+_LINK_TARGET = re.compile(r"\((?:docs/)?facts\.md(?:#([^)\s]*))?\)")
 _CITATION = re.compile(r'docs/facts\.md,\s+"([^"]+)"')
 _MENTION = re.compile(r"facts\.md", re.IGNORECASE)
 
@@ -44,10 +45,13 @@ def slug(title: str) -> str:
     return re.sub(r"[^\w\- ]", "", title.lower()).replace(" ", "-")
 
 
-def dangling(text: str, names: set[str], anchors: set[str]) -> list[str]:
-    """The citations (and stray mentions) in ``text`` that do not resolve to a section of the page."""
-    problems = [f"#{a}" for a in _LINK_TARGET.findall(text) if a not in anchors]
-    text = _LINK_TARGET.sub("()", text)
+def dangling(text: str, names: set[str], anchors: set[str], markdown: bool) -> list[str]:
+    """The citations (and stray mentions) in ``text`` that do not resolve to a section of the page; links to
+    the page count only in Markdown."""
+    problems: list[str] = []
+    if markdown:
+        problems += [f"#{a}" for a in _LINK_TARGET.findall(text) if a and a not in anchors]
+        text = _LINK_TARGET.sub("()", text)
     cited = [(m.start(), " ".join(m.group(1).split())) for m in _CITATION.finditer(text)]
     problems += [f'"{name}"' for _, name in cited if name not in names]
     starts = {start + len("docs/") for start, _ in cited}
@@ -78,7 +82,7 @@ def test_every_citation_names_an_existing_section() -> None:
     for path in project_files():
         text = path.read_text(encoding="utf-8")
         cited += len(_CITATION.findall(text))
-        if found := dangling(text, names, anchors):
+        if found := dangling(text, names, anchors, path.suffix == ".md"):
             problems[str(path.relative_to(REPO))] = found
     assert not problems
     assert cited > 0, "no citation found: the scan looks in the wrong place"
@@ -94,10 +98,11 @@ def test_checker_reports_what_does_not_resolve() -> None:
     names = section_names(page)
     anchors = {slug(path[-1]) for path in headings(page)}
     assert names == {"Metrics", "Common", "Metrics / Common", "Ops"}
-    good = 'a (docs/facts.md, "Metrics /\n    Common") b [docs/facts.md, "Ops"](facts.md#ops) c'
-    assert dangling(good, names, anchors) == []
+    good = 'a (docs/facts.md, "Metrics /\n    Common") b [docs/facts.md, "Ops"](facts.md#ops) [p](facts.md)'
+    assert dangling(good, names, anchors, markdown=True) == []
     bad = 'a (docs/facts.md, "PPL") b (facts.md#nope) c FACTS.md "Ops" d docs/facts.md'
-    found = dangling(bad, names, anchors)
+    found = dangling(bad, names, anchors, markdown=True)
     assert found[:2] == ["#nope", '"PPL"'] and len(found) == 4
+    assert len(dangling("see (docs/facts.md)", names, anchors, markdown=False)) == 1
     assert slug("Pickle persistence of stylegan2-ada") == "pickle-persistence-of-stylegan2-ada"
     assert slug("Precision/recall") == "precisionrecall"
