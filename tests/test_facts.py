@@ -15,7 +15,7 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 FACTS = REPO / "docs" / "facts.md"
-SUFFIXES = (".py", ".md", ".toml")
+SUFFIXES = (".py", ".md", ".toml", ".cu", ".cpp", ".h", ".sh")
 SKIPPED_DIRS = {"build", "dist", "__pycache__"}
 
 _HEADING = re.compile(r"^(#{2,6}) (.+?)\s*$", re.MULTILINE)
