@@ -5,8 +5,9 @@
     python3 dev.py test [ARGS...]   set up .venv if needed, then lint (ruff, mypy, the layer contract)
                                     and run the test suite (pytest ARGS...)
 
-Set-up creates `.venv` beside this file and installs the project with its test extras; it is redone only
-when pyproject.toml changes.
+Set-up creates `.venv` beside this file and installs the project with its `test` extras (pytest and the
+peer packages) and `dev` extras (ruff, mypy, nox: the lint steps); it is redone only when pyproject.toml
+changes.
 """
 
 from __future__ import annotations
@@ -35,9 +36,9 @@ def ensure_environment() -> None:
     if not _venv_bin("python").exists():
         print(f"dev.py: creating {VENV}", flush=True)
         venv.EnvBuilder(with_pip=True).create(VENV)
-    print("dev.py: installing sg2eval and its test extras (first run takes a few minutes)", flush=True)
+    print("dev.py: installing sg2eval, test and dev extras (first run takes a few minutes)", flush=True)
     subprocess.run(
-        [str(_venv_bin("python")), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[test]"],
+        [str(_venv_bin("python")), "-m", "pip", "install", "--quiet", "-e", f"{ROOT}[test,dev]"],
         check=True,
     )
     STAMP.write_text(wanted)

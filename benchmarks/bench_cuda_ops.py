@@ -46,7 +46,7 @@ def make_networks(
 def gan_step(
     G: Generator, D: Discriminator, z: torch.Tensor, real: torch.Tensor, r1_gamma: float
 ) -> tuple[torch.Tensor, torch.Tensor]:
-    """One G phase and one D phase with R1 (FACTS.md "Training"); gradients land in ``.grad``.
+    """One G phase and one D phase with R1 (docs/facts.md, "Training"); gradients land in ``.grad``.
 
     G: ``softplus(-D(G(z)))``; D: ``softplus(D(fake)) + softplus(-D(real)) + gamma/2 * |grad_x D(real)|^2``.
     """
@@ -197,7 +197,7 @@ def main() -> None:
 
     cuda_ops.install()
     torch.backends.cudnn.benchmark = args.cudnn_benchmark
-    torch.set_float32_matmul_precision("highest")  # no TF32, as the official training (FACTS.md)
+    torch.set_float32_matmul_precision("highest")  # no TF32 (docs/facts.md, "Metrics / Common")
     torch.backends.cudnn.allow_tf32 = False
     started = time.perf_counter()
     build.load()

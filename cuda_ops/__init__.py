@@ -1,4 +1,4 @@
-"""Fused CUDA kernels for bias_act and upfirdn2d (the StyleGAN2 paper's custom ops, FACTS.md "Ops").
+"""Fused CUDA kernels for bias_act and upfirdn2d (the StyleGAN2 paper's custom ops, docs/facts.md, "Ops").
 
 Importing this package compiles nothing: it registers lazy kernels with :mod:`sg2model.ops.registry`, so
 ``impl='auto'`` picks them for CUDA tensors. The extension is built on the first call on a CUDA tensor (or

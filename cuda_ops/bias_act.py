@@ -1,6 +1,6 @@
 """CUDA bias_act behind :func:`sg2model.ops.bias_act.bias_act` (same signature minus ``impl``).
 
-``y = clamp(act(x + b) * gain, -clamp, clamp)`` in one pass (FACTS.md "Ops"). Gradients use the kernel
+``y = clamp(act(x + b) * gain, -clamp, clamp)`` in one pass (docs/facts.md, "Ops"). Gradients use the kernel
 too: the first derivative is ``dy * gain * act'(r)`` where ``r`` is the input ``x + b`` (swish) or the
 unscaled output ``y / gain`` (all others), and the second derivative differentiates that product again
 (R1 and path length regularization need both orders). Third and higher orders are not provided.

@@ -1,6 +1,6 @@
 """Build and load the CUDA extension of the fused ops, on demand and cached on disk.
 
-FACTS.md "Ops": never compile at import; on first use (or ``sg2eval ops build``) compile once with
+docs/facts.md, "Ops": never compile at import; on first use (or ``sg2eval ops build``) compile once with
 ``torch.utils.cpp_extension.load``; when the build fails, warn once with the compiler's first error line and
 let every op run the reference. The build folder is keyed by a hash of the sources, the torch version, its
 CUDA version, the target architectures and the nvcc version, under ``$SG2EVAL_CACHE/cuda_ops`` (default

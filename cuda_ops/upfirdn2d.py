@@ -1,6 +1,6 @@
 """CUDA upfirdn2d behind :func:`sg2model.ops.upfirdn2d.upfirdn2d` (same signature minus ``impl``).
 
-FACTS.md "Ops": the gradient of upfirdn2d is another upfirdn2d with up and down swapped and the filter
+docs/facts.md, "Ops": the gradient of upfirdn2d is another upfirdn2d with up and down swapped and the filter
 flipped, so the autograd function below calls itself in its backward and gradients of every order follow.
 The filter is treated as a constant (no gradient), as in StyleGAN2 where it is a fixed buffer.
 """

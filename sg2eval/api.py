@@ -296,7 +296,7 @@ def precision_recall(
     real_set = session.features(real, _pick(num_real, num), "real")
     fake_set = session.features(fake, _pick(num_fake, num), "fake")
     config = PrConfig(k=k, row_batch=row_batch, col_batch=col_batch, distance_dtype=distance_dtype)
-    with tf32_disabled():  # FACTS.md: the official metric code turns TF32 off
+    with tf32_disabled():  # docs/facts.md, "Metrics / Common": the official metric code turns TF32 off
         result = compute_precision_recall(real_set.features, fake_set.features, config, session.device)
     return session.finish(result, real_set.provenance, fake_set.provenance)
 

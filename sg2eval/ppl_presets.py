@@ -1,6 +1,6 @@
 """Perceptual path length settings and the named presets that reproduce the published numbers.
 
-A :class:`PPLConfig` holds everything that changes the value of the metric (FACTS.md "PPL"). Presets are
+A :class:`PPLConfig` holds everything that changes the value of the metric (docs/facts.md, "PPL"). Presets are
 named after the rows they reproduce:
 
 - ``ppl2_wend`` — StyleGAN2 Table 1 "Path length": W, endpoints, whole image (no crop), 50 000 samples.

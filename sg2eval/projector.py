@@ -1,4 +1,5 @@
-"""Projection of images into the latent space W (StyleGAN2 Section 5 and Appendix D; FACTS.md "Projector").
+"""Projection of images into the latent space W (StyleGAN2 Section 5 and Appendix D; docs/facts.md,
+"Projector").
 
 For a target image x the projector looks for one latent ``w`` in W (not W+: the same w feeds every layer)
 and the contents of every noise map ``n_i`` such that ``g(w, n) ~ x``, by minimizing
@@ -94,7 +95,7 @@ class ProjectorConfig:
 
 
 # ----------------------------------------------------------------------------------------------------------
-# Schedules (Appendix D; FACTS.md "Projector").
+# Schedules (Appendix D; docs/facts.md, "Projector").
 
 
 def learning_rate(step: int, config: ProjectorConfig) -> float:

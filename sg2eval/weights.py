@@ -13,8 +13,8 @@ and returns the first usable file:
 5. a download from the official URL into our cache folder (atomic; verified by SHA-256 where a hash is
    published), unless ``SG2EVAL_OFFLINE=1``.
 
-Verification (FACTS.md, "Weight files"): the Inception ``.pth`` and the LPIPS linear layers have published
-SHA-256 hashes; torchvision publishes only the first 8 hex digits of the SHA-256 in the file name
+Verification (docs/facts.md, "Weight files"): the Inception ``.pth`` and the LPIPS linear layers have
+published SHA-256 hashes; torchvision publishes only the first 8 hex digits of the SHA-256 in the file name
 (``vgg16-397923af.pth``), which is what torchvision itself checks; NVIDIA's TorchScript files have no
 published hash, so they are used as "known name, no published hash" and recorded as unverified.
 A file found in a search folder whose hash differs from the published one is skipped with a warning (it is

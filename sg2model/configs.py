@@ -7,8 +7,8 @@ generator or discriminator spec. The built-in presets are those of the paper's r
 the nine Table 2 architecture pairs ``E-{g}-{d}``; their architectures, channel bases and ``paper_row``
 texts come from the registry.
 
-Channel counts follow FACTS.md "Synthesis network": ``min(channel_base // res, channel_max)``; config F uses
-``channel_base = 32768`` and configs A–E ``16384`` (footnote 4 of the paper: doubling the feature maps at
+Channel counts follow docs/facts.md, "Synthesis network": ``min(channel_base // res, channel_max)``; config F
+uses ``channel_base = 32768`` and configs A–E ``16384`` (footnote 4 of the paper: doubling the feature maps at
 64²–1024² takes G from 25M to 30M and D from 24M to 29M parameters).
 """
 
@@ -44,7 +44,7 @@ def _check_positive(what: str, value: int) -> None:
 
 @dataclass(frozen=True)
 class MappingSpec:
-    """Mapping network f: Z -> W (paper Section 2; FACTS.md "Mapping network")."""
+    """Mapping network f: Z -> W (paper Section 2; docs/facts.md, "Mapping network")."""
 
     num_layers: int = (
         8  # fully connected layers; 0 = normalized input only (ADA's conditional D, TF and torch)

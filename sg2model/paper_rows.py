@@ -21,7 +21,7 @@ Paper facts behind the entries (StyleGAN2 paper, shared/papers/):
   replace AdaIN by weight demodulation (Section 2.2, Appendix B "Generator redesign"); C adds lazy
   regularization (Section 3.1), D path length regularization (Section 3.2); E drops progressive growing
   for the output-skip generator and the residual discriminator (Section 4.1); F doubles the feature maps
-  at 64²–1024² (footnote 4). Channel bases follow FACTS.md "Synthesis network" (A–E 16384, F 32768).
+  at 64²–1024² (footnote 4). Channel bases follow docs/facts.md, "Synthesis network" (A–E 16384, F 32768).
 - Table 2: the three architectures of Figure 7 for G and for D, all without progressive growing; output
   skips in G with a residual D "corresponds to configuration E" (caption), trained with config E's
   switches (R1 gamma 100 as config E, Appendix B "Dataset-specific tuning").

@@ -175,7 +175,7 @@ DTYPES = {"fp32": torch.float32, "fp16": torch.float16}
 @pytest.fixture(autouse=True)
 def _no_tf32(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The reference convolutions must run in full float32 (TF32 would round them to 10-bit mantissas);
-    the official training turns TF32 off too (FACTS.md)."""
+    the official training turns TF32 off too (docs/facts.md, "Metrics / Common")."""
     monkeypatch.setattr(torch.backends.cudnn, "allow_tf32", False)
     previous = torch.get_float32_matmul_precision()
     torch.set_float32_matmul_precision("highest")

@@ -317,7 +317,7 @@ def test_discriminator_without_mbstd_and_several_outputs() -> None:
 
 
 def _expected_generator_keys(resolutions: list[int], architecture: str, c_dim: int) -> set[str]:
-    """stylegan2-ada-pytorch names (FACTS.md "Parameter and buffer names"), written out by hand."""
+    """stylegan2-ada-pytorch names (docs/facts.md, "Parameter and buffer names"), written out by hand."""
     keys = {"mapping.w_avg"} | {f"mapping.fc{i}.{p}" for i in range(2) for p in ("weight", "bias")}
     if c_dim:
         keys |= {"mapping.embed.weight", "mapping.embed.bias"}

@@ -1,4 +1,4 @@
-"""bias_act against direct formulas (FACTS.md "Ops"), its gradients, and the ref/cuda registry."""
+"""bias_act against direct formulas (docs/facts.md, "Ops"), its gradients, and the ref/cuda registry."""
 
 from __future__ import annotations
 
@@ -22,7 +22,7 @@ def _sigmoid(v: np.ndarray) -> np.ndarray:
     return 1.0 / (1.0 + np.exp(-v))
 
 
-# name -> (formula in numpy with alpha, default gain from FACTS.md)
+# name -> (formula in numpy with alpha, default gain from docs/facts.md, "Ops")
 DIRECT: dict[str, tuple[Callable[[np.ndarray, float], np.ndarray], float]] = {
     "linear": (lambda v, a: v, 1.0),
     "relu": (lambda v, a: np.maximum(v, 0.0), math.sqrt(2)),

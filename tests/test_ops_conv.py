@@ -33,7 +33,7 @@ def slow_conv2d_resample(
     """Zero insertion -> all padding at once -> FIR (gain up^2) -> conv -> FIR + decimation."""
     fh, fw = f.shape
     px0, px1, py0, py1 = pad
-    if up > 1:  # the padding of upsample2d (FACTS.md "Ops")
+    if up > 1:  # the padding of upsample2d (docs/facts.md, "Ops")
         px0, px1 = px0 + (fw + up - 1) // 2, px1 + (fw - up) // 2
         py0, py1 = py0 + (fh + up - 1) // 2, py1 + (fh - up) // 2
         z = x.new_zeros(x.shape[0], x.shape[1], x.shape[2] * up, x.shape[3] * up)

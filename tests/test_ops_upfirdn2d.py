@@ -1,4 +1,5 @@
-"""upfirdn2d and its helpers against a direct definition written with explicit loops (FACTS.md "Ops")."""
+"""upfirdn2d and its helpers against a direct definition written with explicit loops (docs/facts.md,
+"Ops")."""
 
 from __future__ import annotations
 
@@ -158,7 +159,7 @@ def test_resampling_keeps_shapes_and_the_dc_level() -> None:
 
 @pytest.mark.parametrize("factor", [2, 3])
 def test_wrappers_pad_as_the_official_code(factor: int) -> None:
-    """FACTS.md "Ops": upsample2d pads (fw+up-1)//2, (fw-up)//2 (gain up^2); downsample2d pads
+    """docs/facts.md, "Ops": upsample2d pads (fw+up-1)//2, (fw-up)//2 (gain up^2); downsample2d pads
     (fw-down+1)//2, (fw-down)//2; filter2d pads fw//2, (fw-1)//2; all plus the user's padding."""
     x = torch.randn(1, 2, 7, 6, dtype=torch.float64)
     f = torch.rand(3, 4, dtype=torch.float64) + 0.1  # odd height, even width

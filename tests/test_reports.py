@@ -23,9 +23,10 @@ from sg2model.core.files import sha256_file as file_sha256
 from sg2reports import CellStore, MetricEntry, Registry, get_table, load_manifest, run_report, write_report
 from sg2reports.paper_values import find_paper_values, load_paper_table, published_values
 from sg2reports.stats import difference_in_std, summarize
+from sg2reports.tables import TABLES
 
 REPO = Path(__file__).resolve().parents[1]
-PAPER = REPO.parent / "shared" / "reference" / "paper_values"
+PAPER = REPO / "reports" / "sg2reports" / "paper_values"
 
 
 # ----------------------------------------------------------------------------------------------------------
@@ -58,9 +59,11 @@ def test_summary_edge_cases() -> None:
 # Published values.
 
 
-def test_paper_values_found_beside_the_repository() -> None:
-    assert PAPER.is_dir(), "the tests read ../shared/reference/paper_values beside the checkout"
+def test_paper_values_ship_with_the_package(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SG2EVAL_PAPER_VALUES", raising=False)
     assert find_paper_values() == PAPER.resolve()
+    files = {spec.paper_file for spec in TABLES.values() if spec.paper_file is not None}
+    assert len(files) == 4 and all((PAPER / name).is_file() for name in files)
 
 
 @pytest.mark.parametrize(
@@ -116,6 +119,7 @@ def test_paper_values_folder_override(tmp_path: Path, monkeypatch: pytest.Monkey
         )["fid"]
         == 1.25
     )
+    assert find_paper_values(PAPER) == PAPER  # --paper-values wins over the environment
     with pytest.raises(Sg2evalError, match="is missing from the paper values folder"):
         load_paper_table(get_table("table1"), find_paper_values())
     with pytest.raises(Sg2evalError, match="--paper-values.*does not exist"):

@@ -195,7 +195,7 @@ def test_download_can_be_refused_per_call(root: Path, monkeypatch: pytest.Monkey
 def test_lpips_linear_layers_come_from_the_wheel_verified(root: Path) -> None:
     found = find_weights("lpips-vgg-lin")
     assert found.origin == "lpips wheel" and found.verified
-    assert found.path.stat().st_size == 7289  # FACTS.md
+    assert found.path.stat().st_size == 7289  # docs/facts.md, "Weight files"
 
 
 def test_unknown_kind(root: Path) -> None:

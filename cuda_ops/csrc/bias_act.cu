@@ -1,5 +1,6 @@
-// Fused bias + activation + gain + clamp (FACTS.md "Ops": bias_act), with the two derivative passes that
-// first- and second-order gradients need (R1 and path length regularization take gradients of gradients).
+// Fused bias + activation + gain + clamp (docs/facts.md, "Ops": bias_act), with the two derivative passes
+// that first- and second-order gradients need (R1 and path length regularization take gradients of
+// gradients).
 //
 // One thread per element in memory order; every tensor shares x's strides (the Python side ensures it),
 // so the channel of element i is (i / stride[dim]) % C for any dense layout, channels-last included.

@@ -1,5 +1,6 @@
 // Declarations shared by the sg2eval CUDA ops (bias_act, upfirdn2d).
-// Semantics: docs/cuda_ops.md and FACTS.md "Ops"; the Python references in sg2model/ops are the definition.
+// Semantics: docs/cuda_ops.md and docs/facts.md, "Ops"; the Python references in sg2model/ops are the
+// definition.
 #pragma once
 #include <torch/extension.h>
 

@@ -1,4 +1,5 @@
-// upfirdn2d (FACTS.md "Ops"): zero-insert by up, pad (negative crops), FIR-filter, keep every down-th pixel.
+// upfirdn2d (docs/facts.md, "Ops"): zero-insert by up, pad (negative crops), FIR-filter, keep every
+// down-th pixel.
 //
 // Both kernels compute, per output pixel (oy, ox), a correlation of the taps fc with the zero-inserted and
 // padded input: position u = o * down - pad0 + k of the upsampled image holds x[u / up] when u % up == 0

@@ -152,7 +152,7 @@ def report_json(report: Report) -> dict[str, Any]:
             "manifest": str(report.manifest.path),
             "seeds": report.seeds,
             "confidence": report.confidence,
-            "paper_values": str(report.paper_values) if report.paper_values else None,
+            "paper_values": str(report.paper_values),
             "cells_computed": report.computed,
             "cells_reused": report.reused,
             "generated_at": datetime.now(UTC).isoformat(timespec="seconds"),

@@ -1,8 +1,9 @@
-"""The published values (``shared/reference/paper_values/*.csv``) and their alignment with report rows.
+"""The published values and their alignment with report rows.
 
-The folder is found in this order: the ``directory`` argument (``--paper-values DIR``), the environment
-variable ``SG2EVAL_PAPER_VALUES``, then ``../shared/reference/paper_values`` beside the repository (the
-layout of a checkout with ``shared/`` next to it), then the same path relative to the working directory.
+The CSVs ship as package data in ``sg2reports/paper_values/`` (one file per table or figure; its README
+names the sources). The folder is found in this order: the ``directory`` argument (``--paper-values DIR``),
+the environment variable ``SG2EVAL_PAPER_VALUES``, then the packaged copy, so an installed sg2reports needs
+no other files.
 
 Rows align by the table's identity columns (``config`` + ``dataset`` for Table 1, ...), compared as text so
 that a manifest's ``row = 1`` meets the CSV's ``1``; value columns align by name.
@@ -22,30 +23,29 @@ from sg2eval.errors import Sg2evalError
 from sg2reports.tables import TableSpec
 
 ENV_VAR = "SG2EVAL_PAPER_VALUES"
-_RELATIVE = Path("..") / "shared" / "reference" / "paper_values"
+#: The copy shipped with the package (``[tool.setuptools.package-data]`` in pyproject.toml).
+PACKAGED = Path(__file__).resolve().with_name("paper_values")
 
 
-def find_paper_values(directory: str | os.PathLike[str] | None = None) -> Path | None:
-    """The paper-values folder, or None when none of the places holds one (explicit folders must exist)."""
+def find_paper_values(directory: str | os.PathLike[str] | None = None) -> Path:
+    """The paper-values folder: ``directory``, else ``$SG2EVAL_PAPER_VALUES``, else the packaged copy.
+
+    A folder given explicitly must exist."""
     explicit = directory if directory is not None else os.environ.get(ENV_VAR) or None
-    if explicit is not None:
-        path = Path(explicit).expanduser()
-        if not path.is_dir():
-            source = "--paper-values" if directory is not None else ENV_VAR
-            raise Sg2evalError(
-                f"paper values folder {path} ({source}) does not exist; give the folder of the CSVs"
-            )
-        return path
-    repo_root = Path(__file__).resolve().parents[2]
-    for candidate in (repo_root / _RELATIVE, Path.cwd() / _RELATIVE):
-        if candidate.is_dir():
-            return candidate.resolve()
-    return None
+    if explicit is None:
+        return PACKAGED
+    path = Path(explicit).expanduser()
+    if not path.is_dir():
+        source = "--paper-values" if directory is not None else ENV_VAR
+        raise Sg2evalError(
+            f"paper values folder {path} ({source}) does not exist; give the folder of the CSVs"
+        )
+    return path
 
 
-def load_paper_table(spec: TableSpec, directory: Path | None) -> pd.DataFrame | None:
-    """The published CSV of ``spec`` (all columns as read), None for figures or when no folder was found."""
-    if spec.paper_file is None or directory is None:
+def load_paper_table(spec: TableSpec, directory: Path) -> pd.DataFrame | None:
+    """The published CSV of ``spec`` in ``directory`` (all columns as read); None for figures."""
+    if spec.paper_file is None:
         return None
     path = directory / spec.paper_file
     if not path.is_file():

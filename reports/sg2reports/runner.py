@@ -58,7 +58,7 @@ class Report:
     problems: tuple[RowProblem, ...]
     computed: int
     reused: int
-    paper_values: Path | None
+    paper_values: Path
     confidence: float = 0.95
 
     def table(self) -> pd.DataFrame:

@@ -1,7 +1,7 @@
 """What each report measures: the rows' identity columns, the metrics and the published columns they fill.
 
 Every table of the StyleGAN2 paper (Tables 1-4) and Figure 10 is one :class:`TableSpec`. A report column
-has the name of the published CSV's column (``../shared/reference/paper_values/``), so our value and the
+has the name of the published CSV's column (``sg2reports/paper_values/``), so our value and the
 paper's line up by name; the row identity columns (``keys``) are the CSV's too, so rows line up by value.
 
 - Table 1 (main results, configs A-F on FFHQ and LSUN Car): FID, "path length", precision, recall. The
@@ -31,7 +31,7 @@ from sg2model.paper_rows import PaperRow
 
 Better = Literal["lower", "higher"]
 
-#: The published metrics' settings (FACTS.md "Metrics"): fid50k, pr50k3, ppl2_wend with 50 000 samples.
+#: The published metrics' settings (docs/facts.md, "Metrics"): fid50k, pr50k3, ppl2_wend with 50 000 samples.
 PAPER_METRIC_OPTIONS: dict[str, dict[str, Any]] = {
     "fid": {"num": 50_000},
     "pr": {"num": 50_000, "k": 3},

@@ -47,7 +47,8 @@ def box_downsample(images: torch.Tensor, size: int) -> torch.Tensor:
     """Average ``f x f`` pixel boxes so that [N, C, H, W] becomes [N, C, size, size] (``f = H // size``).
 
     The official metric does this for generator outputs above 256x256 ("the attribute classifiers were built
-    for 256x256", FACTS.md). Images already at ``size`` pass through; other sizes raise.
+    for 256x256", docs/facts.md, "Linear separability"). Images already at ``size`` pass through; other
+    sizes raise.
     """
     n, c, h, w = images.shape
     if h == size and w == size:

@@ -18,7 +18,8 @@ rebuilt here from the variable names and shapes:
 
 Weights are stored as N(0, 1) draws and scaled at run time by ``gain / sqrt(fan_in)`` (gain sqrt(2), 1 for
 ``Dense1``; equalized learning rate, ``use_wscale``); this module folds the scale into the weights once.
-Inputs are images in [-1, 1] at 256x256 (larger generator outputs are box-downsampled first, FACTS.md).
+Inputs are images in [-1, 1] at 256x256 (larger generator outputs are box-downsampled first, docs/facts.md,
+"Linear separability").
 """
 
 from __future__ import annotations

@@ -32,7 +32,7 @@ def _patterns(values: tuple[str, ...]) -> list[str]:
     "--paper-values",
     default=None,
     metavar="DIR",
-    help="Folder of the published CSVs [$SG2EVAL_PAPER_VALUES, else ../shared/reference/paper_values].",
+    help="Folder of the published CSVs [$SG2EVAL_PAPER_VALUES, else the copy shipped with sg2reports].",
 )
 @click.option("--networks-dir", default=None, metavar="DIR", help="Where the network files are [manifest's].")
 @click.option("--datasets-dir", default=None, metavar="DIR", help="Where the datasets are [manifest's].")
@@ -86,8 +86,6 @@ def report_command(
         click.echo(
             f"{problem.row}: {problem.problem} ({', '.join(problem.metrics)}): {problem.detail}", err=True
         )
-    if result.paper_values is None and parsed.table.paper_file is not None:
-        click.echo("paper values not found: pass --paper-values DIR or set SG2EVAL_PAPER_VALUES", err=True)
     click.echo(f"cells computed: {result.computed}, reused from the store: {result.reused}", err=True)
     for path in write_report(result, folder):
         click.echo(f"wrote {path}", err=True)

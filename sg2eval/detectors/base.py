@@ -20,8 +20,8 @@ from sg2eval.weights import WeightsFile
 
 @contextlib.contextmanager
 def tf32_disabled() -> Iterator[None]:
-    """Turn TF32 matmuls and convolutions off for the block (FACTS.md: the official PyTorch metric code
-    disables TF32 on Ampere/Hopper GPUs), restoring the previous settings afterwards."""
+    """Turn TF32 matmuls and convolutions off for the block (docs/facts.md, "Metrics / Common": the official
+    PyTorch metric code disables TF32 on Ampere/Hopper GPUs), restoring the previous settings afterwards."""
     matmul, cudnn = torch.backends.cuda.matmul.allow_tf32, torch.backends.cudnn.allow_tf32
     torch.backends.cuda.matmul.allow_tf32 = False
     torch.backends.cudnn.allow_tf32 = False
@@ -48,8 +48,8 @@ def tf1_resize_bilinear(x: torch.Tensor, height: int, width: int) -> torch.Tenso
     """Bilinear resize as TensorFlow 1.x ``ResizeBilinear`` with ``align_corners=False`` (no half-pixel
     centers, no antialiasing): output pixel ``i`` samples input coordinate ``i * in/out``, interpolating
     between ``floor`` and ``min(floor + 1, in - 1)``: horizontally within the two source rows, then
-    vertically. This is the resize inside
-    the Inception graph (FACTS.md), reproduced bit-exactly on CPU by torch-fidelity. Input ``[N, C, H, W]``
+    vertically. This is the resize inside the Inception graph (docs/facts.md, "Metrics / Common"),
+    reproduced bit-exactly on CPU by torch-fidelity. Input ``[N, C, H, W]``
     float; a same-size resize is the identity."""
     assert x.ndim == 4 and x.is_floating_point()
     if tuple(x.shape[2:]) == (height, width):

@@ -8,11 +8,11 @@ Two weight formats are accepted, told apart by content (:func:`sg2eval.weights.s
   TF1 bilinear resize to 299x299 (:func:`~sg2eval.detectors.base.tf1_resize_bilinear`) and
   ``(x - 128) / 128``;
 - NVIDIA's TorchScript ``inception-2015-12-05.pt`` (stylegan2-ada-pytorch), which does the same resize and
-  scaling inside and is called as ``m(images_uint8, return_features=True)`` (FACTS.md; the official metric
-  code passes the uint8 batch as is).
+  scaling inside and is called as ``m(images_uint8, return_features=True)`` (docs/facts.md, "Weight files";
+  the official metric code passes the uint8 batch as is).
 
-The network differs from torchvision's Inception3 where the TF graph does (FACTS.md, "FIDInception"
-blocks): every average pool inside the mixed blocks ignores the zero padding (``count_include_pad=False``),
+The network differs from torchvision's Inception3 where the TF graph does (docs/facts.md, "FIDInception"):
+every average pool inside the mixed blocks ignores the zero padding (``count_include_pad=False``),
 and the pool branch of the last block (``Mixed_7c``) uses a 3x3 max pool instead of an average pool.
 """
 

@@ -1,6 +1,6 @@
 """LPIPS perceptual distance (Zhang et al. 2018) as used by PPL (StyleGAN2 Section 3.2) and the projector
-(Appendix D), with one API on images in [0, 255] (NVIDIA's convention; FACTS.md warns that the range mix-up is
-the most common LPIPS bug).
+(Appendix D), with one API on images in [0, 255] (NVIDIA's convention; docs/facts.md, "Numerical traps",
+warns that the range mix-up is the most common LPIPS bug).
 
 Backends, recorded in provenance by ``name``:
 

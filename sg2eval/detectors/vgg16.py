@@ -1,4 +1,5 @@
-"""VGG16 fc2 features (4096) for precision and recall (Kynkaanniemi et al. 2019, Section 4; FACTS.md pr50k3).
+"""VGG16 fc2 features (4096) for precision and recall (Kynkaanniemi et al. 2019, Section 4;
+docs/facts.md, "Precision/recall").
 
 Two detectors, which are *not* the same network weights, so results record which one was used:
 

@@ -1,8 +1,8 @@
 """Fréchet Inception Distance (Heusel et al. 2017; StyleGAN2 Sec. 1 and Table 1, "FID").
 
 ``FID = |mu_r - mu_f|^2 + tr(S_r) + tr(S_f) - 2 tr((S_r S_f)^(1/2))`` on Inception pool3 features
-(FACTS.md, "FID"). Statistics are accumulated in float64 around a shift (the first batch's mean), so the
-result does not depend on the batch size beyond float64 round-off (FACTS.md, "Numerical traps": float32
+(docs/facts.md, "FID"). Statistics are accumulated in float64 around a shift (the first batch's mean), so the
+result does not depend on the batch size beyond float64 round-off (docs/facts.md, "Numerical traps": float32
 accumulation made torchmetrics and torch-fidelity batch-size dependent).
 
 Covariance normalisation (``covariance``):

@@ -1,7 +1,7 @@
 """The one matrix function FID needs: ``trace(sqrtm(sigma1 @ sigma2))`` for covariance matrices.
 
-The Fréchet distance between N(mu1, S1) and N(mu2, S2) is
-``|mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^(1/2))`` (FACTS.md, "FID"). Only the *trace* of the square
+The Fréchet distance between N(mu1, S1) and N(mu2, S2) is (docs/facts.md, "FID")
+``|mu1 - mu2|^2 + tr(S1) + tr(S2) - 2 tr((S1 S2)^(1/2))``. Only the *trace* of the square
 root is needed, and it equals the sum of the square roots of the eigenvalues of ``S1 S2``. ``S1 S2`` is not
 symmetric, but for any factor ``S1 = F F^T`` it is similar to the symmetric positive semi-definite
 ``M = F^T S2 F`` (``F^T S2 F`` and ``F F^T S2`` share their nonzero eigenvalues), so
@@ -18,8 +18,8 @@ Three routes are offered (``method``):
   (see ``benchmarks/bench_metrics.py``).
 - ``"eigvals"``: ``sum(sqrt(eigvals(S1 @ S2)))`` with a general (non-symmetric) eigensolver, as
   torch-fidelity does.
-- ``"sqrtm"``: ``trace(scipy.linalg.sqrtm(S1 @ S2)).real``, as the official TF and ada code do (FACTS.md
-  notes the SciPy versions where this call misbehaves).
+- ``"sqrtm"``: ``trace(scipy.linalg.sqrtm(S1 @ S2)).real``, as the official TF and ada code do (docs/facts.md,
+  "Numerical traps", notes the SciPy versions where this call misbehaves).
 """
 
 from __future__ import annotations

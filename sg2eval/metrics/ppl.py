@@ -3,7 +3,7 @@
 For pairs of latents z0, z1 and a position t on the path between them, PPL measures the perceptual distance
 between the images at t and t + epsilon, divided by epsilon ** 2 (the distance is quadratic), and averages it
 over pairs after dropping the outliers below the 1st and above the 99th percentile. Every official detail is
-in FACTS.md "PPL".
+in docs/facts.md, "PPL".
 
 The pure steps (interpolation, crop, box downsampling, the percentile filter) are separate functions; the
 sampling loop :func:`compute_ppl` works with any generator-like object and any distance callable:
@@ -57,7 +57,7 @@ def normalize(x: Tensor) -> Tensor:
 
 
 def slerp(a: Tensor, b: Tensor, t: Tensor) -> Tensor:
-    """Spherical interpolation on the unit sphere, inputs and output normalized (FACTS.md "PPL").
+    """Spherical interpolation on the unit sphere, inputs and output normalized (docs/facts.md, "PPL").
 
     a, b: [N, D]; t: [N, 1]. ``d = <a, b>``, ``p = t * acos(d)``, ``c = normalize(b - d a)``,
     result ``normalize(a cos p + c sin p)``: the point at angle ``t * angle(a, b)`` from ``a`` on the great
@@ -141,7 +141,7 @@ class PPLSummary:
 
 
 def summarize(scores: np.ndarray) -> PPLSummary:
-    """Apply :func:`percentile_mask` and average (FACTS.md "PPL", outliers)."""
+    """Apply :func:`percentile_mask` and average (docs/facts.md, "PPL", outliers)."""
     kept = percentile_mask(scores)
     inliers = scores[kept]
     std = float(np.std(inliers, ddof=1)) if inliers.size > 1 else 0.0

@@ -1,6 +1,6 @@
 """Improved precision and recall (Kynkäniemi et al. 2019, Sec. 3; StyleGAN2 Table 1).
 
-FACTS.md, "Precision/recall": each sample's neighbourhood is a hypersphere around it whose squared radius
+docs/facts.md, "Precision/recall": each sample's neighbourhood is a hypersphere around it whose squared radius
 is the squared distance to its k-th nearest neighbour in its own set, i.e. the (k+1)-th smallest squared
 distance in its row (the 0 distance to itself counts first). Precision is the share of fake samples that lie
 within (``<=``) the neighbourhood of at least one real sample; recall is the share of real samples within

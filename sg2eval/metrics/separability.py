@@ -1,6 +1,6 @@
 """Linear separability of a generator's latent space (StyleGAN journal paper, Sec. 4.2).
 
-Steps, as in the official code (FACTS.md, "Linear separability"):
+Steps, as in the official code (docs/facts.md, "Linear separability"):
 
 1. generate ``num`` images (default 200 000) from ``z ~ N(0, I)`` with random noise, keeping the latent of
    each — ``z`` or the last ``w`` (``ws[:, -1]``) — and the logits of every attribute classifier;

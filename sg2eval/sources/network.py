@@ -8,7 +8,8 @@ Image ``i`` (0-based) is generated from seed ``seed + i``, independently of the 
 - with ``noise_mode='random'`` the per-layer noise maps of image i come from
   ``torch.Generator().manual_seed(seed + i)``, drawn in :meth:`noise_shapes` order, so the same seed gives the
   same image in any batch (the official code draws noise for a whole batch instead);
-- the official evaluation defaults: no truncation (psi 1) and random noise (FACTS.md, "Metrics / Common");
+- the official evaluation defaults: no truncation (psi 1) and random noise (docs/facts.md,
+  "Metrics / Common");
 - float output -> uint8 exactly as the official code (:func:`sg2model.core.images.to_uint8`).
 
 The content hash is made of the network file's SHA-256 and these generation parameters.

@@ -1,7 +1,7 @@
 """Read stylegan2-ada-pytorch network pickles without running the code they carry.
 
-FACTS.md "Pickle persistence of stylegan2-ada-pytorch": ``training_loop.py`` pickles a dict ``{G, D, G_ema,
-augment_pipe, training_set_kwargs}`` (``legacy.py`` writes the same keys, with ``augment_pipe`` and
+docs/facts.md, "Pickle persistence of stylegan2-ada-pytorch": ``training_loop.py`` pickles a dict ``{G, D,
+G_ema, augment_pipe, training_set_kwargs}`` (``legacy.py`` writes the same keys, with ``augment_pipe`` and
 ``training_set_kwargs`` None). Every module of ``training/networks.py`` and ``training/augment.py`` is a
 persistent class, reduced to ``torch_utils.persistence._reconstruct_persistent_obj(meta)`` with ``meta =
 dict(type='class', version=6, module_src=..., class_name=..., state=module.__dict__)``; ``state`` holds

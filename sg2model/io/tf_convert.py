@@ -1,4 +1,4 @@
-"""TF network records -> our PyTorch modules, one name table per architecture (FACTS.md "TF pickles").
+"""TF network records -> our PyTorch modules, one name table per architecture (docs/facts.md, "TF pickles").
 
 Every parameter of our modules comes from exactly one TF variable through one of these transforms:
 
@@ -9,7 +9,8 @@ Every parameter of our modules comes from exactly one TF variable through one of
 ``conv_flip``  as ``conv`` after a spatial flip ``[::-1, ::-1]``: the StyleGAN2 generator's up-sampling
                convs (``Conv0_up``, ``Skip``), which TF runs as a transposed conv and we (like
                stylegan2-ada-pytorch) as a correlation
-``mod_bias``   ``+ 1``: TF adds 1 to the style bias at run time, we store the sum (FACTS.md "Affine")
+``mod_bias``   ``+ 1``: TF adds 1 to the style bias at run time, we store the sum
+               (docs/facts.md, "Synthesis network")
 ``const``      ``[1, C, 4, 4] -> [C, 4, 4]``
 ``noise``      ``[1, 1, r, r] -> [r, r]`` (the ``noise_mode='const'`` buffers)
 =============  ======================================================================================

@@ -1,4 +1,4 @@
-"""Read NVIDIA's TensorFlow network pickles without TensorFlow (FACTS.md "TF pickles").
+"""Read NVIDIA's TensorFlow network pickles without TensorFlow (docs/facts.md, "TF pickles").
 
 An official TF pickle (NVlabs/stylegan, NVlabs/stylegan2, NVlabs/stylegan2-ada) holds a tuple ``(G, D, Gs)``
 or, for the CelebA-HQ attribute classifiers, a single network. Each network is an instance of

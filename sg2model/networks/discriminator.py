@@ -1,6 +1,6 @@
 """StyleGAN2 discriminator: 'orig', 'skip' (input skips) and 'resnet' (configs E/F) architectures.
 
-StyleGAN2 paper Section 4.1 and Figure 7; FACTS.md "Discriminator". Blocks ``b{r}`` for r = res..8 hold
+StyleGAN2 paper Section 4.1 and Figure 7; docs/facts.md, "Discriminator". Blocks ``b{r}`` for r = res..8 hold
 ``fromrgb`` (first block only, every block for 'skip'), ``conv0`` 3x3, ``conv1`` 3x3 down 2 and, for 'resnet',
 ``skip`` 1x1 down 2 without bias, summed with sqrt(0.5). The 4x4 epilogue ``b4``: minibatch standard deviation
 ``mbstd`` -> ``conv`` 3x3 -> ``fc`` (C*16 -> C) -> ``out``. Labels enter through a projection: the label is
@@ -81,7 +81,8 @@ class DiscriminatorBlock(nn.Module):
 
 
 class MinibatchStdLayer(nn.Module):
-    """Append the standard deviation over sample groups as extra feature maps (FACTS.md "Minibatch std").
+    """Append the standard deviation over sample groups as extra feature maps (docs/facts.md,
+    "Minibatch std").
 
     Groups of ``G = min(group_size, N)`` samples (``N`` when group_size is None; sample n belongs to group
     ``n % (N / G)``, as the official reshape), biased variance + 1e-8, sqrt, mean over the channels (split

@@ -1,7 +1,7 @@
 """Equalized-learning-rate building blocks shared by the mapping network, the discriminator and StyleGAN v1.
 
 Weights are stored as ``randn / lr_multiplier`` and scaled at run time by ``lr_multiplier / sqrt(fan_in)``
-(equalized learning rate, Karras et al. 2018; FACTS.md "Mapping network"). Parameter and buffer names
+(equalized learning rate, Karras et al. 2018; docs/facts.md, "Mapping network"). Parameter and buffer names
 follow stylegan2-ada-pytorch so its state dicts load one to one.
 """
 
@@ -18,7 +18,8 @@ from sg2model.ops.upfirdn2d import setup_filter
 
 
 def normalize_2nd_moment(x: torch.Tensor, dim: int = 1, eps: float = 1e-8) -> torch.Tensor:
-    """``x * rsqrt(mean(x**2) + eps)`` along ``dim`` (FACTS.md: applied to z and to embedded labels)."""
+    """``x * rsqrt(mean(x**2) + eps)`` along ``dim`` (docs/facts.md, "Mapping network": applied to z and to
+    embedded labels)."""
     return x * (x.square().mean(dim=dim, keepdim=True) + eps).rsqrt()
 
 

@@ -1,6 +1,6 @@
 """Mapping network f: Z -> W, truncation and style mixing.
 
-StyleGAN2 paper Section 2 and StyleGAN (v1) Sections 2-3; FACTS.md "Mapping network".
+StyleGAN2 paper Section 2 and StyleGAN (v1) Sections 2-3; docs/facts.md, "Mapping network".
 
 - z (and the embedded label) are normalized by their second moment, concatenated and sent through
   ``num_layers`` equalized-lr dense layers with leaky ReLU and learning-rate multiplier 0.01. With

@@ -1,7 +1,7 @@
 """Synthesis network g: W -> image and the Generator (mapping + synthesis).
 
 StyleGAN2 paper Section 2 (Figure 2d: modulation, demodulation, noise and bias outside the style block) and
-Section 4.1 / Figure 7 (architectures 'orig', 'skip' = output skips, 'resnet'). Details follow FACTS.md
+Section 4.1 / Figure 7 (architectures 'orig', 'skip' = output skips, 'resnet'). Details follow docs/facts.md,
 "Synthesis network" and stylegan2-ada-pytorch's names:
 
 - block ``b{r}`` holds ``conv0`` (3x3, up 2; absent at 4x4 where ``const [C,4,4]`` is the input), ``conv1``

@@ -1,4 +1,4 @@
-"""Fused bias, activation, gain and clamp (FACTS.md "Ops"; the layers' nonlinearity of StyleGAN2).
+"""Fused bias, activation, gain and clamp (docs/facts.md, "Ops"; the layers' nonlinearity of StyleGAN2).
 
 ``y = clamp(act(x + b) * gain, -clamp, clamp)`` with ``b`` broadcast along ``dim``. The reference uses
 plain autograd, so gradients of every order work (R1 and path length regularization need them).

@@ -1,6 +1,6 @@
 """2-D convolution with optional FIR up- or downsampling, padding applied once at the start.
 
-Semantics of stylegan2-ada-pytorch (FACTS.md "Ops"): the result equals
+Semantics of stylegan2-ada-pytorch (docs/facts.md, "Ops"): the result equals
 ``zero-insert(up) -> pad -> FIR(f, gain up**2) -> conv(w) -> FIR(f) and keep every down-th pixel``
 (the FIR steps only where ``up > 1`` / ``down > 1``). It is computed the cheaper ways the official code
 uses, which agree up to float rounding: upsampling as a strided transposed convolution followed by the

@@ -1,6 +1,6 @@
 """Choice between the reference (plain PyTorch) and a CUDA kernel for each custom op.
 
-FACTS.md "Ops": never compile at import; kernels are optional and the reference is the definition.
+docs/facts.md, "Ops": never compile at import; kernels are optional and the reference is the definition.
 The ``cuda_ops`` package, imported the first time an op sees a CUDA tensor, calls :func:`register_cuda`
 with kernels that are built on first use; if that build fails, every op runs the reference. A kernel must
 have the same signature as the public op minus ``impl``.

@@ -1,6 +1,6 @@
 """Upsample, pad, FIR-filter and downsample batches of 2-D images (the resampling of StyleGAN2).
 
-Definition (FACTS.md "Ops", the stylegan2-ada-pytorch semantics, close to ``scipy.signal.upfirdn``), per
+Definition (docs/facts.md, "Ops", the stylegan2-ada-pytorch semantics, close to ``scipy.signal.upfirdn``), per
 channel: 1. insert ``up - 1`` zeros after each pixel; 2. pad with zeros (negative padding crops), padding
 given on the upsampled image; 3. convolve with the FIR filter ``f``, keeping only outputs whose footprint
 lies inside the padded image (``flip_filter=True`` correlates instead); 4. keep every ``down``-th pixel.
@@ -171,7 +171,8 @@ def upsample2d(
     gain: float = 1.0,
     impl: str = "auto",
 ) -> torch.Tensor:
-    """Upsample to [H*up, W*up] with the FIR filter; gain ``up**2`` keeps the DC level (FACTS.md "Ops")."""
+    """Upsample to [H*up, W*up] with the FIR filter; gain ``up**2`` keeps the DC level
+    (docs/facts.md, "Ops")."""
     upx, upy = parse_scaling(up, "up")
     px0, px1, py0, py1 = parse_padding(padding)
     fw, fh = filter_size(f)

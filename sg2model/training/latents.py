@@ -5,7 +5,7 @@ numbers the ``batch / batch_gpu`` pieces of the global minibatch. A piece is the
 whichever process computes it, so one process running two rounds and two processes running one round each
 see the same numbers, and a resumed run needs only the step counter to continue the streams.
 
-Style mixing (paper Section 2, StyleGAN Section 3.1; FACTS.md "Training"): with probability 0.9 a round
+Style mixing (paper Section 2, StyleGAN Section 3.1; docs/facts.md, "Training"): with probability 0.9 a round
 uses a second latent for the ws from a cutoff drawn uniformly in ``[1, num_ws)`` (one decision per round,
 as the official code).
 """

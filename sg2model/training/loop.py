@@ -1,4 +1,4 @@
-"""The StyleGAN2 training loop (paper Sections 2–4, Appendix B; FACTS.md "Training").
+"""The StyleGAN2 training loop (paper Sections 2–4, Appendix B; docs/facts.md, "Training").
 
 One iteration shows one global minibatch of reals and runs the phases that are due:
 
@@ -238,7 +238,7 @@ class Trainer:
         return draw_latents(self.G, self.batch_gpu, generator, self.settings.style_mixing_prob)
 
     def _generator_main(self, phase: Phase, scale: float) -> None:
-        """Non-saturating logistic loss of G (Goodfellow et al.; FACTS.md "Training")."""
+        """Non-saturating logistic loss of G (Goodfellow et al.; docs/facts.md, "Training")."""
         for chunk in self._chunks():
             img, _ = run_generator(self.G, self._draw(phase, chunk))
             loss = generator_logistic(self.D(img))  # [n]
@@ -291,7 +291,8 @@ class Trainer:
             self._update_w_avg(dist_utils.all_sum(w_sum, self.world) / self.options.batch)
 
     def _update_w_avg(self, mean_w: torch.Tensor) -> None:
-        """``w_avg = mean_w.lerp(w_avg, w_avg_beta)`` (FACTS.md: beta 0.995), once per iteration."""
+        """``w_avg = mean_w.lerp(w_avg, w_avg_beta)`` (docs/facts.md, "Mapping network": beta 0.995), once
+        per iteration."""
         mapping = self.G.mapping
         if mapping.w_avg_beta is not None and hasattr(mapping, "w_avg"):
             mapping.w_avg.copy_(mean_w.lerp(mapping.w_avg, mapping.w_avg_beta))

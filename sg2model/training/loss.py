@@ -1,6 +1,6 @@
 """StyleGAN2 losses: non-saturating logistic loss, R1 and path length regularization (pure functions).
 
-Paper Section 3.2 (Eq. 4) and Appendix B; FACTS.md "Training":
+Paper Section 3.2 (Eq. 4) and Appendix B; docs/facts.md, "Training":
 
 - G: ``softplus(-D(G(z)))`` (non-saturating, Goodfellow et al. 2014);
 - D: ``softplus(D(G(z))) + softplus(-D(x))``;

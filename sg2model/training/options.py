@@ -3,7 +3,7 @@
 A :class:`TrainingConfig` holds the training switches of one Table 1 row of :mod:`sg2model.paper_rows`; the
 row gives its name, the paper's words and the network it trains (config X trains the network preset of
 Table 1 row X). What each config changes relative to the previous row (paper Sections 2–4, Appendix B;
-FACTS.md "Training"):
+docs/facts.md, "Training"):
 
 - ``B``: weight demodulation instead of instance normalization, on the revised StyleGAN's 'orig' G and D
   (preset ``B``, channel base 16384); R1 every minibatch; no path length regularization. Progressive growing
