@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from sg2eval.api import compute_features, fid, kid, precision_recall
     from sg2eval.attribution import attribute_images, calibrate_network
+    from sg2eval.incremental import FID, KID, PrecisionRecall
     from sg2eval.metrics.ppl import ppl
     from sg2eval.metrics.separability import separability
     from sg2eval.projector import Projector, ProjectorConfig
@@ -20,6 +21,9 @@ _API = {
     "kid": "sg2eval.api",
     "precision_recall": "sg2eval.api",
     "compute_features": "sg2eval.api",
+    "FID": "sg2eval.incremental",
+    "KID": "sg2eval.incremental",
+    "PrecisionRecall": "sg2eval.incremental",
     "ppl": "sg2eval.metrics.ppl",
     "separability": "sg2eval.metrics.separability",
     "Projector": "sg2eval.projector",
@@ -33,6 +37,9 @@ __all__ = [
     "kid",
     "precision_recall",
     "compute_features",
+    "FID",
+    "KID",
+    "PrecisionRecall",
     "ppl",
     "separability",
     "Projector",

@@ -137,7 +137,7 @@ def _first_rows(features: FeatureSet, num: Num) -> FeatureSet:
     return FeatureSet(features.features[:count], {**features.provenance, "num": count})
 
 
-class _Session:
+class Session:
     """One metric computation: resolved inputs, a detector built only if some input needs images."""
 
     def __init__(self, options: RunOptions) -> None:
@@ -159,8 +159,13 @@ class _Session:
             return _first_rows(resolved, num)
         return self._with_seeds(
             extract_features(
-                resolved, self.detector, num, self.options.batch_size, self._cache_for(resolved),
-                self.options.progress, role,
+                resolved,
+                self.detector,
+                num,
+                self.options.batch_size,
+                self._cache_for(resolved),
+                self.options.progress,
+                role,
             ),
             resolved,
         )
@@ -225,8 +230,8 @@ def _without_detector(provenance: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in provenance.items() if k not in ("detector", "detector_identity")}
 
 
-def _session(default_detector: str, options: RunKwargs) -> _Session:
-    return _Session(replace(RunOptions(detector=default_detector), **options))
+def make_session(default_detector: str, options: RunKwargs) -> Session:
+    return Session(replace(RunOptions(detector=default_detector), **options))
 
 
 def fid(
@@ -246,13 +251,10 @@ def fid(
     generated); ``covariance='unbiased'`` (TF, N-1) or ``'biased'`` (ada, N); ``sqrtm`` picks the route of
     :func:`~sg2eval.metrics.linalg.trace_sqrt_product`. Other options: :class:`RunOptions`.
     """
-    session = _session("inception-v3-tf", options)
+    session = make_session("inception-v3-tf", options)
     real_set = session.moments(real, _pick(num_real, num), "real")
     fake_set = session.moments(fake, _pick(num_fake, num), "fake")
-    result = compute_fid(
-        real_set.moments.gaussian(covariance), fake_set.moments.gaussian(covariance), sqrtm, covariance
-    )
-    return session.finish(result, real_set.provenance, fake_set.provenance)
+    return score_fid(session, real_set, fake_set, covariance, sqrtm)
 
 
 def kid(
@@ -269,12 +271,11 @@ def kid(
 ) -> Result:
     """Kernel Inception Distance (:mod:`sg2eval.metrics.kid`): ``values={"kid": mean, "kid_std": std}``
     over ``num_subsets`` subsets of ``subset_size`` drawn with ``RandomState(subset_seed)``."""
-    session = _session("inception-v3-tf", options)
+    session = make_session("inception-v3-tf", options)
     real_set = session.features(real, _pick(num_real, num), "real")
     fake_set = session.features(fake, _pick(num_fake, num), "fake")
     config = KidConfig(num_subsets=num_subsets, subset_size=subset_size, seed=subset_seed)
-    result = compute_kid(real_set.features, fake_set.features, config)
-    return session.finish(result, real_set.provenance, fake_set.provenance)
+    return score_kid(session, real_set, fake_set, config)
 
 
 def precision_recall(
@@ -292,13 +293,38 @@ def precision_recall(
 ) -> Result:
     """Improved precision and recall (:mod:`sg2eval.metrics.pr`) on VGG16 fc2 features by default:
     ``values={"precision": ..., "recall": ...}``; distances on the run's device."""
-    session = _session("vgg16-nv", options)
+    session = make_session("vgg16-nv", options)
     real_set = session.features(real, _pick(num_real, num), "real")
     fake_set = session.features(fake, _pick(num_fake, num), "fake")
     config = PrConfig(k=k, row_batch=row_batch, col_batch=col_batch, distance_dtype=distance_dtype)
-    with tf32_disabled():  # docs/facts.md, "Metrics / Common": the official metric code turns TF32 off
-        result = compute_precision_recall(real_set.features, fake_set.features, config, session.device)
-    return session.finish(result, real_set.provenance, fake_set.provenance)
+    return score_pr(session, real_set, fake_set, config)
+
+
+# ----------------------------------------------------------------------------------------------------------
+# Scoring: the one place each metric's number is made from the two sides (batch API and incremental objects).
+
+
+def score_fid(
+    session: Session, real: MomentSet, fake: MomentSet, covariance: Covariance, sqrtm: SqrtmMethod
+) -> Result:
+    """FID of two sides' float64 moments, with both sides' provenance."""
+    result = compute_fid(
+        real.moments.gaussian(covariance), fake.moments.gaussian(covariance), sqrtm, covariance
+    )
+    return session.finish(result, real.provenance, fake.provenance)
+
+
+def score_kid(session: Session, real: FeatureSet, fake: FeatureSet, config: KidConfig) -> Result:
+    """KID of two sides' features, with both sides' provenance."""
+    return session.finish(compute_kid(real.features, fake.features, config), real.provenance, fake.provenance)
+
+
+def score_pr(session: Session, real: FeatureSet, fake: FeatureSet, config: PrConfig) -> Result:
+    """Precision and recall of two sides' features: distances on the session's device with TF32 off, as the
+    official metric code runs them (docs/facts.md, "Metrics / Common"); both sides' provenance."""
+    with tf32_disabled():
+        result = compute_precision_recall(real.features, fake.features, config, session.device)
+    return session.finish(result, real.provenance, fake.provenance)
 
 
 def compute_features(
@@ -309,7 +335,7 @@ def compute_features(
 ) -> FeatureSet:
     """Detector features ``[N, D]`` of a source (cached), with provenance; write them with
     :func:`sg2eval.features.write_features_file` to reuse them as a source later."""
-    session = _session("inception-v3-tf", options)
+    session = make_session("inception-v3-tf", options)
     found = session.features(source, num, "features")
     return FeatureSet(found.features, {**found.provenance, **provenance(session.clock, session.device)})
 

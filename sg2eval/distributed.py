@@ -49,6 +49,10 @@ def shard_range(num: int, world: World | None = None) -> range:
     return range(num * world.rank // world.size, num * (world.rank + 1) // world.size)
 
 
+class JobError(Sg2evalError):
+    """A failure of one process of a distributed job, raised on every process (rank 0 reports it)."""
+
+
 @dataclass(frozen=True)
 class _Outcome:
     """What a rank's share produced: its value, or the one-line error it raised."""
@@ -59,7 +63,7 @@ class _Outcome:
 
 def collect(work: Callable[[], T], world: World | None = None) -> list[T]:
     """Run this rank's ``work`` and return every rank's value, by rank. If any rank raised, every rank raises
-    one :class:`Sg2evalError` naming the first failing rank and its message (so none is left waiting)."""
+    one :class:`JobError` naming the first failing rank and its message (so none is left waiting)."""
     world = world or current_world()
     if not world.distributed:
         return [work()]
@@ -70,11 +74,15 @@ def collect(work: Callable[[], T], world: World | None = None) -> list[T]:
     except Exception as error:  # out of memory, a broken file read by another library: one line for all
         last = traceback.extract_tb(error.__traceback__)[-1]
         outcome = _Outcome(error=f"{type(error).__name__}: {error} (at {last.filename}:{last.lineno})")
-    outcomes: list[_Outcome] = core_dist.gather_objects(outcome, world)
+    try:
+        outcomes: list[_Outcome] = core_dist.gather_objects(outcome, world)
+    except RuntimeError as error:  # a process died (killed, lost): the collective breaks on the others
+        message = f"another process of the {world.size} left the job ({error}); see torchrun's report"
+        raise JobError(message) from error
     failed = [(rank, o.error) for rank, o in enumerate(outcomes) if o.error is not None]
     if failed:
         rank, message = failed[0]
-        raise Sg2evalError(f"process {rank} of {world.size} failed: {message}")
+        raise JobError(f"process {rank} of {world.size} failed: {message}")
     return [o.value for o in outcomes]
 
 

@@ -21,6 +21,7 @@ from tests.helpers.fake_weights import (
     write_inception_pth,
     write_nvidia_inception_torchscript,
     write_nvidia_vgg16_torchscript,
+    write_small_detector,
 )
 
 pytestmark = pytest.mark.filterwarnings(
@@ -33,27 +34,11 @@ def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     isolate_weight_search(monkeypatch, tmp_path / "search")
 
 
-class SmallDetector(torch.nn.Module):
-    """A 64-feature custom TorchScript detector: keeps FID's 64x64 linear algebra cheap in tests."""
-
-    proj: torch.Tensor
-
-    def __init__(self, seed: int) -> None:
-        super().__init__()
-        self.register_buffer("proj", torch.randn(48, 64, generator=torch.Generator().manual_seed(seed)))
-
-    def forward(self, img: torch.Tensor) -> torch.Tensor:
-        x = torch.nn.functional.adaptive_avg_pool2d(img.float() / 255, 4).flatten(1)  # [N, 48]
-        return torch.tanh(x @ self.proj)  # [N, 64]
-
-
 @pytest.fixture(scope="module")
 def weights(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     root = tmp_path_factory.mktemp("weights")
-    small = root / "small.pt"
-    example = torch.zeros(1, 3, 16, 16, dtype=torch.uint8)
-    torch.jit.save(torch.jit.trace(SmallDetector(0), example), str(small))
-    torch.jit.save(torch.jit.trace(SmallDetector(1), example), str(root / "small_other.pt"))
+    small = write_small_detector(root / "small.pt", seed=0)
+    write_small_detector(root / "small_other.pt", seed=1)
     return {
         "inception": write_nvidia_inception_torchscript(root / "inception-2015-12-05.pt", seed=0),
         "vgg": write_nvidia_vgg16_torchscript(root / "vgg16.pt", seed=0),

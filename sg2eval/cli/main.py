@@ -67,6 +67,10 @@ class LazyGroup(click.Group):
             try:
                 return super().invoke(ctx)
             except Sg2Error as error:
+                from sg2eval.distributed import JobError
+
+                if isinstance(error, JobError):
+                    raise  # a failure of the whole distributed job: distributed_run reports it once
                 raise BadInput(str(error)) from error
 
 
@@ -80,7 +84,7 @@ def distributed_run() -> Iterator[None]:
     if world_size_from_env() <= 1:
         yield
         return
-    from sg2eval.distributed import current_world
+    from sg2eval.distributed import JobError, current_world
     from sg2model.core.distributed import shutdown
 
     world = current_world()
@@ -90,6 +94,10 @@ def distributed_run() -> Iterator[None]:
         else:
             with open(os.devnull, "w") as sink, contextlib.redirect_stdout(sink):
                 yield
+    except JobError as error:  # every process raised it: rank 0 reports it, the others stop quietly
+        if world.is_main:
+            raise BadInput(str(error)) from error
+        raise SystemExit(BadInput.exit_code) from error
     finally:
         shutdown(world)
 

@@ -140,6 +140,27 @@ def write_torchscript(module: nn.Module, path: str | Path) -> Path:
     return Path(path)
 
 
+class SmallDetector(nn.Module):
+    """A 64-feature custom TorchScript detector: keeps FID's 64x64 linear algebra cheap in tests."""
+
+    proj: torch.Tensor
+
+    def __init__(self, seed: int) -> None:
+        super().__init__()
+        self.register_buffer("proj", torch.randn(48, 64, generator=torch.Generator().manual_seed(seed)))
+
+    def forward(self, img: torch.Tensor) -> torch.Tensor:
+        x = torch.nn.functional.adaptive_avg_pool2d(img.float() / 255, 4).flatten(1)  # [N, 48]
+        return torch.tanh(x @ self.proj)  # [N, 64]
+
+
+def write_small_detector(path: str | Path, seed: int) -> Path:
+    """A traced :class:`SmallDetector`, for ``--detector torchscript:PATH``."""
+    example = torch.zeros(1, 3, 16, 16, dtype=torch.uint8)
+    torch.jit.save(torch.jit.trace(SmallDetector(seed), example), str(path))
+    return Path(path)
+
+
 def write_nvidia_inception_torchscript(path: str | Path, seed: int) -> Path:
     """Write a small TorchScript file called like NVIDIA's ``inception-2015-12-05.pt``."""
     return write_torchscript(FakeNvidiaInception(seed), path)
