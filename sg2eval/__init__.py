@@ -49,6 +49,11 @@ __all__ = [
 ]
 
 
+def __dir__() -> list[str]:
+    """The public API (loaded lazily, so ``dir(sg2eval)`` lists it without importing it)."""
+    return sorted({*__all__, *(name for name in globals() if name.startswith("__"))})
+
+
 def __getattr__(name: str) -> object:
     if name in _API:
         return getattr(importlib.import_module(_API[name]), name)

@@ -249,7 +249,10 @@ def fid(
 
     ``num`` images of each (``num_real``/``num_fake`` override; default all of a finite source, 50 000
     generated); ``covariance='unbiased'`` (TF, N-1) or ``'biased'`` (ada, N); ``sqrtm`` picks the route of
-    :func:`~sg2eval.metrics.linalg.trace_sqrt_product`. Other options: :class:`RunOptions`.
+    :func:`~sg2eval.metrics.linalg.trace_sqrt_product`.
+
+    >>> sg2eval.fid("ffhq.zip", "network-snapshot-005000.pkl", num=50_000).value  # doctest: +SKIP
+    >>> sg2eval.fid("real/", "fake/", covariance="biased", device="cuda:1")        # doctest: +SKIP
     """
     session = make_session("inception-v3-tf", options)
     real_set = session.moments(real, _pick(num_real, num), "real")
@@ -270,7 +273,10 @@ def kid(
     **options: Unpack[RunKwargs],
 ) -> Result:
     """Kernel Inception Distance (:mod:`sg2eval.metrics.kid`): ``values={"kid": mean, "kid_std": std}``
-    over ``num_subsets`` subsets of ``subset_size`` drawn with ``RandomState(subset_seed)``."""
+    over ``num_subsets`` subsets of ``subset_size`` drawn with ``RandomState(subset_seed)``.
+
+    >>> sg2eval.kid("ffhq.zip", "net.pkl", num_fake=50_000).values["kid"]  # doctest: +SKIP
+    """
     session = make_session("inception-v3-tf", options)
     real_set = session.features(real, _pick(num_real, num), "real")
     fake_set = session.features(fake, _pick(num_fake, num), "fake")
@@ -292,7 +298,10 @@ def precision_recall(
     **options: Unpack[RunKwargs],
 ) -> Result:
     """Improved precision and recall (:mod:`sg2eval.metrics.pr`) on VGG16 fc2 features by default:
-    ``values={"precision": ..., "recall": ...}``; distances on the run's device."""
+    ``values={"precision": ..., "recall": ...}``; distances on the run's device.
+
+    >>> sg2eval.precision_recall("ffhq.zip", "net.pkl", num=50_000, k=3).values  # doctest: +SKIP
+    """
     session = make_session("vgg16-nv", options)
     real_set = session.features(real, _pick(num_real, num), "real")
     fake_set = session.features(fake, _pick(num_fake, num), "fake")
@@ -334,7 +343,11 @@ def compute_features(
     **options: Unpack[RunKwargs],
 ) -> FeatureSet:
     """Detector features ``[N, D]`` of a source (cached), with provenance; write them with
-    :func:`sg2eval.features.write_features_file` to reuse them as a source later."""
+    :func:`sg2eval.features.write_features_file` to reuse them as a source later.
+
+    >>> feats = sg2eval.compute_features("ffhq.zip", num=50_000)  # doctest: +SKIP
+    >>> sg2eval.fid(feats, "net.pkl")                              # doctest: +SKIP
+    """
     session = make_session("inception-v3-tf", options)
     found = session.features(source, num, "features")
     return FeatureSet(found.features, {**found.provenance, **provenance(session.clock, session.device)})
@@ -342,3 +355,18 @@ def compute_features(
 
 def _pick(specific: Num, shared: Num) -> Num:
     return specific if specific is not None else shared
+
+
+RUN_OPTIONS_DOC = """
+    Sources (``real``, ``fake``, ``source``): a path (image folder, ``.zip``, ``.npy``/``.npz`` uint8 images,
+    network file ``.sg2``/``.pkl``, features file), a uint8 image array or tensor (``[N, H, W]``, NHWC or
+    NCHW), a float feature array ``[N, D]``, an ``ImageSource`` or a ``FeatureSet``.
+
+    Run options (keyword arguments, the fields of :class:`RunOptions`; the CLI's options of the same names):
+    ``detector`` (a registered name, ``torchscript:PATH`` or a callable), ``weights`` (its weight file),
+    ``seed``/``truncation``/``noise_mode``/``class_idx`` (network sources: image i from seed ``seed + i``),
+    ``layout`` (image arrays), ``batch_size``, ``device`` ('auto', 'cpu', 'cuda:N'), ``cache``,
+    ``cache_generated``, ``cache_dir``, ``progress`` (progress bars; off by default in Python).
+"""
+for _function in (fid, kid, precision_recall, compute_features):
+    _function.__doc__ = f"{_function.__doc__}{RUN_OPTIONS_DOC}"

@@ -123,11 +123,37 @@ class Result:
         return payload
 
     def to_frame(self) -> pd.DataFrame:
-        """One pandas row: the metric name, its values, and its parameters prefixed with ``param.``."""
+        """One pandas row: the metric name, its values, what was measured (``real`` and ``fake`` sources or
+        the ``network``, the ``detector`` or ``lpips`` distance, with its weights' hash prefix), and the
+        parameters prefixed with ``param.``; rows of several results concatenate into one table
+        (``pd.concat([r.to_frame() for r in results])``)."""
         row: dict[str, Any] = {"metric": self.metric}
         row.update(self.values)
+        row.update(self.inputs())
         row.update({f"param.{k}": v for k, v in self.params.items() if np.isscalar(v) or v is None})
         return pd.DataFrame([row])
+
+    def inputs(self) -> dict[str, Any]:
+        """What the result was measured on, from its provenance, as flat columns (see :meth:`to_frame`)."""
+        found: dict[str, Any] = {}
+        for role, source in (self.provenance.get("sources") or {}).items():
+            described = source.get("source", source) if isinstance(source, Mapping) else {}
+            found[role] = described.get("path") or described.get("kind")
+            if source.get("seeds") is not None:
+                found[f"{role}_seeds"] = "-".join(str(s) for s in source["seeds"])
+        network = self.provenance.get("network")
+        if isinstance(network, Mapping):
+            found["network"] = network.get("path") or f"module {str(network.get('sha256'))[:12]}"
+            found["network_sha256"] = network.get("sha256")
+        detector = self.provenance.get("detector")
+        if isinstance(detector, Mapping):
+            found["detector"] = detector.get("detector")
+            weights = detector.get("weights") or {}
+            found["detector_sha256"] = str(weights.get("sha256"))[:12] if weights.get("sha256") else None
+        lpips = self.provenance.get("lpips")
+        if isinstance(lpips, Mapping):
+            found["lpips"] = lpips.get("lpips") or lpips.get("name")
+        return found
 
 
 def _jsonable(obj: Any) -> Any:

@@ -7,6 +7,7 @@ import json
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import PIL.Image
 import pytest
 import torch
@@ -102,6 +103,11 @@ def test_fid_options_num_and_covariance(data: dict[str, Path], weights: dict[str
     row = unbiased.to_frame()
     assert list(row.columns[:2]) == ["metric", "fid"] and row["param.covariance"][0] == "unbiased"
     assert row["fid"][0] == unbiased.value
+    # What was measured is in the row, so rows of several runs make one table.
+    assert row["real"][0] == str(data["real"]) and row["fake"][0] == str(data["fake"])
+    assert row["detector"][0] == unbiased.provenance["detector"]["detector"] and row["detector_sha256"][0]
+    table = pd.concat([unbiased.to_frame(), biased.to_frame()], ignore_index=True)
+    assert list(table["param.covariance"]) == ["unbiased", "biased"] and table["real"].nunique() == 1
     assert biased.value != pytest.approx(unbiased.value, rel=1e-6)
     code, output = invoke("fid", "--real", data["real"], "--fake", data["fake"], "--num", "11",
                           "--detector", detector, "--no-cache")  # fmt: skip

@@ -28,3 +28,14 @@ def test_import_stays_light() -> None:
     code = "import sys, sg2eval; print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "False"
+
+
+def test_the_api_is_discoverable() -> None:
+    """``dir(sg2eval)`` lists every metric without importing it; ``help`` of each shows an example and the
+    run options it takes."""
+    listed = dir(sg2eval)
+    assert set(sg2eval.__all__) <= set(listed) and "importlib" not in listed
+    for name in ("fid", "kid", "precision_recall", "compute_features", "ppl"):
+        doc = getattr(sg2eval, name).__doc__
+        assert f">>> sg2eval.{name}(" in doc or ">>> feats = sg2eval" in doc, name
+    assert "``device``" in sg2eval.fid.__doc__ and "``detector``" in sg2eval.kid.__doc__
