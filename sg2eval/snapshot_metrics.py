@@ -68,7 +68,7 @@ class PPLRecipe:
         from sg2model import load_network
 
         G = load_network(context.network).generator.to(context.device)
-        result = ppl(G, self.name, num_samples=context.num, lpips=context.lpips, device=context.device)
+        result = ppl(G, self.name, num=context.num, lpips=context.lpips, device=context.device)
         return record(result, self.name)
 
 

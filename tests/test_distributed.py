@@ -76,7 +76,7 @@ def every_metric(job: dict[str, str], cache_dir: str) -> dict[str, Any]:
     kid = sg2eval.kid(job["real"], net, num_fake=NUM, subset_size=5, num_subsets=7, **run)  # type: ignore[arg-type]
     pr = sg2eval.precision_recall(job["real"], net, num_fake=NUM, row_batch=4, col_batch=5, **run)  # type: ignore[arg-type]
     features = sg2eval.compute_features(net, num=NUM, **run).features  # type: ignore[arg-type]
-    ppl = sg2eval.ppl(net, "ppl_wend", num_samples=NUM, lpips=pixel_distance, batch_size=1, device="cpu")
+    ppl = sg2eval.ppl(net, "ppl_wend", num=NUM, lpips=pixel_distance, batch_size=1, device="cpu")
     sep = sg2eval.separability(net, PixelClassifiers(), num=NUM + 7, batch_size=1, workers=1, device="cpu")
     G = tiny_sg2_generator(res=16)
     projector = Projector(G, pixel_distance, ProjectorConfig(num_steps=3, w_avg_samples=64))

@@ -499,7 +499,7 @@ def test_result_json_has_metric_value_params_and_provenance() -> None:
 
 def test_ppl_api_applies_the_preset_and_overrides() -> None:
     result = P.ppl(
-        LinearGenerator(), "ppl_wfull", num_samples=12, epsilon=1e-2, lpips=quadratic, batch_size=5
+        LinearGenerator(), "ppl_wfull", num=12, epsilon=1e-2, lpips=quadratic, batch_size=5
     )
     assert result.params["preset"] == "ppl_wfull" and result.params["crop"] is True
     assert result.params["num_samples"] == 12 and result.per_item["t"].any()
@@ -570,7 +570,7 @@ def test_stylegan1_generator_runs_the_table3_presets_scaled_down() -> None:
                                        channel_base=256, channel_max=16).eval()  # fmt: skip
     assert set(G.synthesis.noise_shapes()) >= {"b64.conv1"}
     for name in ("sg1_zfull", "sg1_wend"):
-        result = P.ppl(G, name, num_samples=6, epsilon=1e-2, lpips=quadratic, batch_size=3)
+        result = P.ppl(G, name, num=6, epsilon=1e-2, lpips=quadratic, batch_size=3)
         assert result.params["crop"] is True and np.isfinite(result.value) and result.value > 0
 
 
@@ -585,7 +585,7 @@ def offline_weights(tmp_path, monkeypatch: pytest.MonkeyPatch):
 @pytest.mark.filterwarnings("ignore::sg2eval.weights.UnverifiedWeightsWarning")
 def test_ppl_api_with_nvidia_lpips_records_the_backend(offline_weights) -> None:
     G = tiny_sg2_generator()
-    result = P.ppl(G, "ppl_wend", num_samples=6, lpips="vgg16-nv", lpips_weights=str(offline_weights))
+    result = P.ppl(G, "ppl_wend", num=6, lpips="vgg16-nv", lpips_weights=str(offline_weights))
     assert result.provenance["lpips"]["lpips"] == result.provenance["lpips"]["name"] == "vgg16-nv"
     assert len(result.provenance["lpips"]["weights_sha256"]) == 64
     assert result.params["crop"] is True and np.isfinite(result.value) and result.value > 0
@@ -593,7 +593,7 @@ def test_ppl_api_with_nvidia_lpips_records_the_backend(offline_weights) -> None:
 
 def test_missing_lpips_file_is_one_clear_error(offline_weights) -> None:
     with pytest.raises(Sg2evalError, match="weights not found: vgg16.pt"):
-        P.ppl(tiny_sg2_generator(), num_samples=4, lpips="vgg16-nv")
+        P.ppl(tiny_sg2_generator(), num=4, lpips="vgg16-nv")
 
 
 @pytest.mark.slow
@@ -608,7 +608,7 @@ def test_agrees_with_torchmetrics_using_the_lpips_package_vgg(tmp_path, offline_
     G = tiny_sg2_generator(noise_strength=0.0)
     n, eps = 30, 1e-2
     result = P.ppl(
-        G, num_samples=n, epsilon=eps, lpips="lpips-vgg", lpips_weights=str(vgg_pth), batch_size=10
+        G, num=n, epsilon=eps, lpips="lpips-vgg", lpips_weights=str(vgg_pth), batch_size=10
     )
     assert result.provenance["lpips"]["lpips"] == "lpips-vgg"
     draws = P.draw_pairs(0, range(n), G.z_dim, 0, full=False)

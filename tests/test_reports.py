@@ -429,7 +429,7 @@ def test_table4_switches_come_from_the_registry(tmp_path: Path) -> None:
         ("fid", {"bogus": 1}, "\\[metrics.fid\\] has unknown options bogus; known: .*covariance.*detector"),
         ("fid", {"seed": 3}, "unknown options seed"),
         ("pr", {"num_fake": 3}, "unknown options num_fake; known: .*distance_dtype"),
-        ("ppl", {"G": None, "num_samples": 4}, "unknown options G; known: .*lpips_weights.*preset"),
+        ("ppl", {"G": None, "num": 4}, "unknown options G; known: .*lpips_weights.*preset"),
         ("projection", {"steps": 3}, "unknown options steps; known: num, num_steps"),
     ],
 )
@@ -594,7 +594,7 @@ def test_table2_report_with_default_metrics_on_a_tiny_network(tiny: dict[str, Pa
     write_torchscript(PooledColours(), tiny["root"] / "pooled.pt")
     metrics = (
         '[metrics.fid]\nnum = 4\ndetector = "torchscript:pooled.pt"\n'
-        '[metrics.ppl]\nnum_samples = 4\nlpips = "vgg16-nv"\nlpips_weights = "vgg16.pt"\nepsilon = 0.01\n'
+        '[metrics.ppl]\nnum = 4\nlpips = "vgg16-nv"\nlpips_weights = "vgg16.pt"\nepsilon = 0.01\n'
     )
     rows = [{"dataset": "ffhq", "generator": "output_skips", "discriminator": "residual", "network": "f.sg2"}]
     manifest = load_manifest(tiny_manifest(tiny, "table2", rows, metrics))
@@ -621,7 +621,7 @@ def test_end_to_end_table1_and_fig10_reports_through_the_cli(tiny: dict[str, Pat
     metrics = (
         '[metrics.fid]\nnum = 6\nweights = "inception.pt"\n'
         '[metrics.pr]\nnum = 6\nweights = "vgg16.pt"\n'
-        '[metrics.ppl]\nnum_samples = 6\nlpips_weights = "vgg16.pt"\nepsilon = 0.01\n'
+        '[metrics.ppl]\nnum = 6\nlpips_weights = "vgg16.pt"\nepsilon = 0.01\n'
     )
     rows = [{"config": c, "dataset": "toy", "network": f"{c.lower()}.sg2"} for c in ("A", "F")]
     manifest = tiny_manifest(tiny, "table1", rows, metrics)

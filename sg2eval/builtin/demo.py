@@ -220,7 +220,7 @@ def evaluate_network(
     results = stages.run(f"{name}: FD, KID, P&R",
                          lambda: _distribution_metrics(real_sets, network, choice, settings, device))
     results["ppl"] = stages.run(f"{name}: PPL", lambda: ppl(
-        handle, "ppl2_wend", num_samples=settings.ppl_samples, lpips=choice.distance, seed=settings.seed,
+        handle, "ppl2_wend", num=settings.ppl_samples, lpips=choice.distance, seed=settings.seed,
         batch_size=32))
     results["separability"] = stages.run(f"{name}: separability", lambda: separability(
         handle, asset(CLASSIFIERS_DIR), num=settings.separability_num, space="w",

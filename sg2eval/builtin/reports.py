@@ -44,7 +44,7 @@ class BuiltinSizes:
         return {
             "fid": {"num": self.num},
             "pr": {"num": self.num},
-            "ppl": {"num_samples": self.ppl_samples},
+            "ppl": {"num": self.ppl_samples},
             "projection": {"num": self.project, "num_steps": self.project_steps},
         }.get(metric, {})
 

@@ -395,7 +395,7 @@ def ppl(
     *,
     space: str | None = None,
     sampling: str | None = None,
-    num_samples: int | None = None,
+    num: int | None = None,
     epsilon: float | None = None,
     crop: bool | None = None,
     downsample_before_crop: bool | None = None,
@@ -412,7 +412,7 @@ def ppl(
     ``get_lpips`` ('auto', 'vgg16-nv', 'lpips-vgg', plug-ins), a ``PerceptualDistance`` or a callable on
     [0, 255] images.
 
-    >>> sg2eval.ppl("network-snapshot.pkl", "ppl_wend", num_samples=1000)  # doctest: +SKIP
+    >>> sg2eval.ppl("network-snapshot.pkl", "ppl_wend", num=1000)  # doctest: +SKIP
     """
     from sg2eval.network import open_network
     from sg2eval.ppl_presets import DEFAULT_PRESET, preset_config
@@ -422,7 +422,7 @@ def ppl(
         name,
         space=space,
         sampling=sampling,
-        num_samples=num_samples,
+        num_samples=num,
         epsilon=epsilon,
         crop=crop,
         downsample_before_crop=downsample_before_crop,
