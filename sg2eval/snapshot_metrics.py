@@ -1,12 +1,13 @@
 """The toolkit's metrics at training snapshots, as a table over the public API, registered for training.
 
 Importing this module registers each row of :data:`SNAPSHOT_RECIPES` in
-:data:`sg2model.training.SNAPSHOT_METRICS` (``sg2eval train`` imports it). A row names the public function
+:data:`sg2model.training.SNAPSHOT_METRICS`; training imports it on the first look-up of a metric name (it is
+the entry point ``sg2eval`` of the group ``sg2model.snapshot_metrics``). A row names the public function
 (:func:`sg2eval.fid`, :func:`sg2eval.kid`, :func:`sg2eval.precision_recall`, :func:`sg2eval.ppl`), how many
 generated and real images it takes and its options; names and counts are those of stylegan2-ada-pytorch's
 ``metric_main.py`` and the official TF metrics (docs/facts.md, "Metrics / Common": image i from seed i, no
-truncation, random noise). The snapshot's generated images are never cached (each snapshot is a new
-network); the real-image statistics are, so every snapshot after the first reuses them.
+truncation, random noise). The snapshot's generated images are never cached (each snapshot is a new network);
+the real-image statistics are, so every snapshot after the first reuses them.
 
 ``MetricContext.num`` overrides the generated-image count (and the real one of the ``*50k`` rows) for quick
 runs; ``detector`` and ``lpips`` replace the defaults (names, TorchScript paths or callables).

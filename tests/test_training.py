@@ -17,7 +17,6 @@ import pytest
 import torch
 from click.testing import CliRunner
 
-import sg2eval.snapshot_metrics  # noqa: F401  (registers the toolkit's snapshot metrics)
 from sg2datasets.labelled import write_labelled_zip
 from sg2datasets.shapes import ATTRIBUTES, make_shapes
 from sg2eval.cli.main import cli

@@ -8,6 +8,7 @@ additions differs.
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ from sg2datasets.shapes import ATTRIBUTES, make_shapes
 from sg2model import load_network
 from sg2model.training import Trainer, TrainingOptions, train
 from tests.helpers.training import TINY_TRAINING
+from tests.test_training import mean_colour
 
 TINY: dict[str, Any] = {
     "config": "F",
@@ -31,10 +33,12 @@ def test_two_gloo_processes_match_one_process(tmp_path: Path) -> None:
     images, attributes = make_shapes(32, resolution=16, seed=4)
     data = tmp_path / "shapes.zip"
     write_labelled_zip(data, images, attributes, ATTRIBUTES)
-    single = Trainer(TrainingOptions(data=str(data), out=str(tmp_path / "one"), batch_gpu=4, **TINY))
+    metrics = {"metrics": ("fid50k_full",), "metric_detector": mean_colour, "metric_num": 8}
+    one = TrainingOptions(data=str(data), out=str(tmp_path / "one"), batch_gpu=4, **TINY, **metrics)
+    single = Trainer(one)
     assert single.rounds == 2
     single.run()
-    train(TrainingOptions(data=str(data), out=str(tmp_path / "two"), gpus=2, **TINY))
+    train(TrainingOptions(data=str(data), out=str(tmp_path / "two"), gpus=2, **TINY, **metrics))
     bundle = load_network(tmp_path / "two" / "network-snapshot-000000k016.sg2")
     for name in ("G", "D", "G_ema"):
         mine, theirs = getattr(single, name).state_dict(), getattr(bundle, name).state_dict()
@@ -43,3 +47,9 @@ def test_two_gloo_processes_match_one_process(tmp_path: Path) -> None:
             assert (value - theirs[key]).abs().max() <= 1e-5 * (1 + value.abs().max()), (name, key)
     log = (tmp_path / "two" / "log.jsonl").read_text()
     assert '"event": "tick"' in log
+    # Both processes measured the snapshot metric (each its share of the images, found by the entry point
+    # in the spawned processes); rank 0 logged it once, with the one-process number.
+    two, one = ([json.loads(line) for line in (tmp_path / run / "log.jsonl").read_text().splitlines()
+                 if '"event": "metric"' in line] for run in ("two", "one"))  # fmt: skip
+    assert len(two) == 1 and two[0]["params"]["num_fake"] == 8
+    assert two[0]["values"]["fid"] == pytest.approx(one[0]["values"]["fid"], rel=1e-3)

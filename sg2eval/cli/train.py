@@ -51,7 +51,6 @@ def train_command(data: str, out: Path, metrics: str, **options: object) -> None
         --channel-base 4096 --channel-max 128 --map-layers 2 --metrics fid50k --metric-num 5000
     torchrun --nproc-per-node 8 -m sg2eval.cli.train --data ffhq.zip --out runs/f --config F
     """
-    import sg2eval.snapshot_metrics  # noqa: F401  (registers fid50k, kid50k_full, pr50k3, ppl_*)
     from sg2model.training import TrainingOptions, train
 
     run = train(TrainingOptions(data=data, out=str(out), metrics=_metric_names(metrics), **options))  # type: ignore[arg-type]

@@ -469,13 +469,13 @@ class Trainer:
         return run_dir
 
     def _snapshot(self, run_dir: Path, log: RunLog | None) -> None:
-        checkpoint = self.save_checkpoint(run_dir)
-        if log is None:
-            core_dist.barrier(self.world)
-            return
-        tag = ckpt.snapshot_tag(self.cur_nimg)
-        save_image_grid(self.sample_grid(), run_dir / f"fakes-{tag}.png", self.options.grid[0])
-        log.write({"event": "snapshot", "kimg": self.cur_nimg / 1000, "network": checkpoint.network.name})
+        """Checkpoint, sample grid (rank 0) and snapshot metrics: every process computes its share of each
+        metric (the evaluation layer shards them, as stylegan2-ada-pytorch does); rank 0 logs them."""
+        checkpoint = self.save_checkpoint(run_dir)  # written and visible to every process
+        if log is not None:
+            tag = ckpt.snapshot_tag(self.cur_nimg)
+            save_image_grid(self.sample_grid(), run_dir / f"fakes-{tag}.png", self.options.grid[0])
+            log.write({"event": "snapshot", "kimg": self.cur_nimg / 1000, "network": checkpoint.network.name})
         context = MetricContext(
             network=checkpoint.network,
             data=self.options.data,
@@ -486,15 +486,16 @@ class Trainer:
         )
         for name in self.options.metrics:
             record = compute_metric(name, context)
-            log.write(
-                {
-                    "event": "metric",
-                    "kimg": self.cur_nimg / 1000,
-                    "metric": name,
-                    "values": record.values,
-                    "params": record.params,
-                }
-            )
+            if log is not None:
+                log.write(
+                    {
+                        "event": "metric",
+                        "kimg": self.cur_nimg / 1000,
+                        "metric": name,
+                        "values": record.values,
+                        "params": record.params,
+                    }
+                )
         core_dist.barrier(self.world)
 
 

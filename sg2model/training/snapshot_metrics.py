@@ -3,15 +3,17 @@
 Training knows metrics only by name (``--metrics fid50k,ppl_wend``): at each snapshot it hands every
 registered :class:`SnapshotMetric` a :class:`MetricContext` (the snapshot's network file, the training data,
 the device and the run's metric options) and logs the :class:`MetricRecord` it returns. The toolkit's own
-metrics (``fid50k``, ``kid50k_full``, ``pr50k3``, ``ppl_*``) live in the evaluation layer and register
-themselves when :mod:`sg2eval.snapshot_metrics` is imported (the ``sg2eval train`` command does), so this
-layer never imports the metrics (docs/architecture.md).
+metrics (``fid50k``, ``kid50k_full``, ``pr50k3``, ``ppl_*``) live in the evaluation layer, which declares
+its module as an entry point of the group ``sg2model.snapshot_metrics``; the first look-up of an unknown
+name imports every such module, which registers its metrics (:func:`register_metric`). So this layer never
+imports the metrics (docs/architecture.md), and processes started for training (``--gpus N``) find them too.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from importlib.metadata import entry_points
 from pathlib import Path
 from typing import Any
 
@@ -50,6 +52,7 @@ class SnapshotMetric:
 
 
 SNAPSHOT_METRICS: dict[str, SnapshotMetric] = {}
+PLUGIN_GROUP = "sg2model.snapshot_metrics"
 
 
 def register_metric(metric: SnapshotMetric) -> None:
@@ -61,7 +64,11 @@ def check_metric_names(names: tuple[str, ...]) -> None:
     """Raise naming the known metrics when one of ``names`` is unknown (checked before training)."""
     unknown = [n for n in names if n not in SNAPSHOT_METRICS]
     if unknown:
-        known = ", ".join(SNAPSHOT_METRICS) or "none (import sg2eval.snapshot_metrics for the toolkit's)"
+        for point in entry_points(group=PLUGIN_GROUP):
+            point.load()  # a module that registers its metrics when imported
+        unknown = [n for n in names if n not in SNAPSHOT_METRICS]
+    if unknown:
+        known = ", ".join(SNAPSHOT_METRICS) or "none"
         raise Sg2Error(f"unknown snapshot metric(s) {', '.join(unknown)}; registered: {known}")
 
 
