@@ -97,7 +97,8 @@ def quick_demo(tmp_path_factory: pytest.TempPathFactory) -> Path:
     result = CliRunner().invoke(cli, ["demo", "--quick", "--out", str(out), "--no-progress"])
     assert result.exit_code == 0, result.output
     assert "in-domain FD" in result.output and str(out.resolve()) in result.output
-    assert "built-in Table 1" in result.output and "fid ↓" not in result.output  # labelled in-domain
+    assert "built-in Table 1" not in result.output and "add --reports" in result.output  # quick: no reports
+    assert not (out / "reports").exists()
     return out
 
 
@@ -119,9 +120,19 @@ def test_quick_demo_trained_network_has_higher_recall(quick_demo: Path) -> None:
 @pytest.mark.slow
 def test_quick_demo_projection_and_attribution(quick_demo: Path) -> None:
     table = pd.read_csv(quick_demo / "results.csv").set_index("network")
-    final = table.loc["final"]
-    assert final["proj. dist. generated (median)"] < final["proj. dist. real (median)"]
-    assert 0 <= final["attribution FPR"] <= 1 and 0 <= final["attribution FNR"] <= 1
+    info = json.loads((quick_demo / "report.json").read_text())
+    for network in ("early", "final"):
+        row = table.loc[network]
+        assert 0 <= row["attribution FPR"] <= 1 and 0 <= row["attribution FNR"] <= 1
+        # Eight projections a side at 100 steps need not separate (docs/demo.md); the demo says how firmly
+        # they do, and a firm answer agrees with the medians.
+        share = row["generated closer (share of resamples)"]
+        assert 0 <= share <= 1
+        closer = row["proj. dist. generated (median)"] < row["proj. dist. real (median)"]
+        if share >= 0.95 or share <= 0.05:
+            assert closer == (share >= 0.95), (network, share)
+        stability = info["networks"][network]["attribution"]["stability"]
+        assert stability["closer_share"] == pytest.approx(share) and stability["statement"]
 
 
 @pytest.mark.slow

@@ -7,14 +7,15 @@ The pipeline (docs/demo.md), all offline:
    Fréchet distance, KID and precision/recall on detector features, PPL (W, end points; StyleGAN2 Table 1),
    linear separability in W against the shipped attribute classifiers (bits, StyleGAN journal Sec. 4.2),
    and the projection of a handful of generated and real images (StyleGAN2 Sec. 5, Appendix D) whose
-   distances decide an attribution threshold (Section 5.1, :mod:`sg2eval.attribution`);
-3. the small built-in versions of the paper's reports (:mod:`sg2eval.builtin.reports`): Tables 1-4 over
-   ``report_seeds`` seeds with mean, standard deviation and confidence interval, and Figure 10's histograms,
-   on the same two networks, in ``reports/``;
+   distances decide an attribution threshold (Section 5.1, :mod:`sg2eval.attribution`), with the share of
+   bootstrap resamples in which the generated images project closer (how firm that verdict is);
+3. in the full demo (the quick one on request): the small built-in versions of the paper's reports
+   (:mod:`sg2eval.builtin.reports`): Tables 1-4 over ``report_seeds`` seeds with mean, standard deviation and
+   confidence interval, and Figure 10's histograms, on the same two networks, in ``reports/``;
 4. a report folder: ``results.csv`` / ``results.md`` (one row per network), ``report.json`` (every result
    with provenance and the shipped files' hashes), ``entropies.csv``, PNGs (samples, PPL histograms,
-   projections, attribution histogram) and ``reports/``. The folder is written under a temporary name and
-   renamed.
+   projections, attribution histogram) and ``reports/`` when made. The folder is written under a temporary
+   name and renamed.
 
 Detectors: by default the in-domain ones (``shapes-features``, ``shapes-lpips``; results labelled "in-domain
 FD" etc., never FID/LPIPS); with ``official=True`` Inception-v3 / VGG16 / LPIPS as found by the weight finder
@@ -68,8 +69,8 @@ class DemoSettings:
     batch_size: int = 64
 
 
-QUICK = DemoSettings("quick", 500, 500, 250, 100, 500, 3, 100, 2000, 2, 500)
-FULL = DemoSettings("full", 5000, 5000, 1000, 1000, 4000, 4, 100, 10_000, 3, 2000)
+QUICK = DemoSettings("quick", 500, 500, 250, 100, 500, 8, 100, 2000, 2, 500)
+FULL = DemoSettings("full", 5000, 5000, 1000, 1000, 4000, 16, 100, 10_000, 3, 2000)
 
 
 @dataclass(frozen=True)
@@ -200,6 +201,7 @@ def attribution_values(calibration: Calibration) -> dict[str, float]:
         "false_negative_rate": calibration.false_negative_rate,
         "median_distance_generated": float(np.median(calibration.generated)),
         "median_distance_real": float(np.median(calibration.real)),
+        "generated_closer_share": calibration.stability().closer_share,
     }
 
 
@@ -255,6 +257,7 @@ def results_table(runs: list[NetworkRun], labels: dict[str, str]) -> pd.DataFram
             "proj. dist. real (median)": attribution["median_distance_real"],
             "attribution FPR": attribution["false_positive_rate"],
             "attribution FNR": attribution["false_negative_rate"],
+            "generated closer (share of resamples)": attribution["generated_closer_share"],
         })
     return pd.DataFrame(rows)
 
@@ -302,6 +305,7 @@ def _provenance(settings: DemoSettings, official: bool, runs: list[NetworkRun],
         "networks": {run.name: {"path": str(run.path), "kimg": run.kimg,
                                 "results": {k: brief(v) for k, v in run.results.items()},
                                 "attribution": {**attribution_values(run.calibration),
+                                                "stability": run.calibration.stability().to_dict(),
                                                 "distances": {"generated": list(run.calibration.generated),
                                                               "real": list(run.calibration.real)}}}
                      for run in runs},
@@ -330,8 +334,11 @@ def run_demo(
     progress: bool = True,
     device: str = "cpu",
     settings: DemoSettings | None = None,
+    reports: bool | None = None,
 ) -> DemoReport:
-    """Run the demo and write its report folder ``out`` (replacing an earlier demo report there)."""
+    """Run the demo and write its report folder ``out`` (replacing an earlier demo report there);
+    ``reports`` adds the built-in Tables 1-4 and Figure 10 (default: in the full demo, not in the quick
+    one, where they would take most of the time)."""
     from sg2datasets.shapes import make_shapes
     from sg2eval.builtin.paths import EARLY_NETWORK, FINAL_NETWORK, asset, manifest
 
@@ -343,7 +350,8 @@ def run_demo(
     choice = official_choice(dev) if official else in_domain_choice(dev)
     networks = [("early", asset(EARLY_NETWORK)), ("final", asset(FINAL_NETWORK))]
     kimgs = {name: manifest().get(path.name, {}).get("kimg") for name, path in networks}
-    total = 1 + 4 * len(networks) + 2
+    with_reports = not quick if reports is None else reports
+    total = 1 + 4 * len(networks) + 1 + with_reports
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
     try:
@@ -354,16 +362,16 @@ def run_demo(
                 for name in {choice.fd_detector, choice.pr_detector}})
             runs = [evaluate_network(name, path, _as_float(kimgs[name]), real, real_sets, choice, settings,
                                      stages, device) for name, path in networks]
-            reports = stages.run("reports: Tables 1-4, Figure 10", lambda: _builtin_reports(
-                tmp / REPORTS_DIR, real, attributes, settings, device))
+            done = stages.run("reports: Tables 1-4, Figure 10", lambda: _builtin_reports(
+                tmp / REPORTS_DIR, real, attributes, settings, device)) if with_reports else {}
             table = results_table(runs, choice.labels)
             stages.run("report", lambda: _write_report(tmp, real, runs, table, choice, settings, official,
-                                                       stages.times, reports))
+                                                       stages.times, done))
         _replace_folder(tmp, target)
     finally:
         if tmp.exists():
             shutil.rmtree(tmp)
-    return DemoReport(table, target, time.perf_counter() - start, tuple(runs), reports)
+    return DemoReport(table, target, time.perf_counter() - start, tuple(runs), done)
 
 
 def _builtin_reports(folder: Path, real: np.ndarray, attributes: np.ndarray, settings: DemoSettings,

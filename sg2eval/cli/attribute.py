@@ -93,8 +93,10 @@ def _threshold_line(provenance: Mapping[str, Any], threshold: float) -> str:
         f"threshold {threshold:.4f} from calibration {cal['path']} ({cal['created']}; "
         f"{cal['num_generated']} generated / {cal['num_real']} real images, {cal['num_steps']} steps, "
         f"LPIPS {cal['lpips']}): false positives {cal['false_positive_rate']:.1%}, "
-        f"false negatives {cal['false_negative_rate']:.1%} on the calibration images"
+        f"false negatives {cal['false_negative_rate']:.1%} on the calibration images; "
+        f"stability: {cal['stability']['statement']}"
     )
+
 
 
 @click.command("attribute-calibrate")
@@ -137,4 +139,5 @@ def calibrate_command(
         f"threshold {calibration.threshold:.4f}: false positives {calibration.false_positive_rate:.1%}, "
         f"false negatives {calibration.false_negative_rate:.1%} on {num} generated / {num} real images"
     )
+    click.echo(f"stability: {calibration.stability().statement()}")
     click.echo(f"wrote {path}")

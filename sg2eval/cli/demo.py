@@ -10,7 +10,7 @@ import click
 
 
 @click.command("demo")
-@click.option("--quick", is_flag=True, help="Small samples: about a minute on two CPU cores.")
+@click.option("--quick", is_flag=True, help="Small samples, no built-in reports: minutes on two CPU cores.")
 @click.option(
     "--out",
     type=click.Path(file_okay=False, path_type=Path),
@@ -23,9 +23,16 @@ import click
     is_flag=True,
     help="Use Inception-v3 / VGG16 / LPIPS weights already present instead of the in-domain detectors.",
 )
+@click.option(
+    "--reports/--no-reports",
+    default=None,
+    help="Also make the built-in Tables 1-4 and Figure 10 [on in the full demo, off with --quick].",
+)
 @click.option("--device", default="cpu", show_default=True, help="Torch device.")
 @click.option("--progress/--no-progress", default=None, help="Progress bar [on when on a terminal].")
-def demo_command(quick: bool, out: Path, official: bool, device: str, progress: bool | None) -> None:
+def demo_command(
+    quick: bool, out: Path, official: bool, reports: bool | None, device: str, progress: bool | None
+) -> None:
     """Evaluate the built-in StyleGAN2 network (and its early snapshot) with FD, KID, precision/recall, PPL
     and separability, project and attribute a few images, and write a report folder."""
     from rich.console import Console
@@ -33,14 +40,17 @@ def demo_command(quick: bool, out: Path, official: bool, device: str, progress: 
     from sg2eval.builtin.demo import REPORTS_DIR, run_demo
 
     show = sys.stderr.isatty() if progress is None else progress
-    report = run_demo(out, quick=quick, official=official, progress=show, device=device)
+    report = run_demo(out, quick=quick, official=official, progress=show, device=device, reports=reports)
     detectors = "official" if official else "in-domain"
     title = f"sg2eval demo ({'quick' if quick else 'full'}, {detectors} detectors)"
     console = Console(width=200)
     console.print(_rich_table(report.table, title))
-    console.print(_table1(report.reports["table1"]))
-    console.print(f"report: {report.folder}  ({report.elapsed_s:.0f} s); Tables 1-4 and Figure 10 in "
-                  f"{report.folder / REPORTS_DIR}")
+    if report.reports:
+        console.print(_table1(report.reports["table1"]))
+        where = f"Tables 1-4 and Figure 10 in {report.folder / REPORTS_DIR}"
+    else:
+        where = "built-in Tables 1-4 not made (add --reports)"
+    console.print(f"report: {report.folder}  ({report.elapsed_s:.0f} s); {where}")
 
 
 def _rich_table(frame: Any, title: str) -> Any:
