@@ -31,7 +31,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("models", ("sg2model", "cuda_ops")),
     ("evaluation", ("sg2eval",)),
     ("reports", ("sg2reports",)),
-    ("applications", ("sg2eval.cli", "sg2eval.builtin")),
+    ("applications", ("sg2eval.cli", "sg2eval.builtin", "sg2eval.__main__")),
 )
 
 

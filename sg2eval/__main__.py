@@ -1,0 +1,6 @@
+"""``python -m sg2eval ...``: the ``sg2eval`` command (:mod:`sg2eval.cli.main`) for environments without the
+installed script on their PATH."""
+
+from sg2eval.cli.main import cli
+
+cli(prog_name="sg2eval")
