@@ -39,6 +39,7 @@ from sg2eval.metrics.fid import Covariance, compute_fid
 from sg2eval.metrics.kid import KidConfig, compute_kid
 from sg2eval.metrics.linalg import SqrtmMethod
 from sg2eval.metrics.pr import DistanceDtype, PrConfig, compute_precision_recall
+from sg2eval.naming import mention
 from sg2eval.result import Result, Stopwatch, provenance
 from sg2eval.sources import ImageSource, NetworkSource, open_source
 from sg2eval.sources.arrays import Layout
@@ -132,7 +133,8 @@ def _first_rows(features: FeatureSet, num: Num) -> FeatureSet:
     count = int(num)
     if not 1 <= count <= len(features.features):
         raise Sg2evalError(
-            f"{len(features.features)} feature vectors were given but {count} were asked for; lower --num"
+            f"{len(features.features)} feature vectors were given but {count} were asked for; "
+            f"use {mention('num', str(len(features.features)))} or fewer"
         )
     return FeatureSet(features.features[:count], {**features.provenance, "num": count})
 

@@ -18,6 +18,7 @@ from typing import Any
 import pandas as pd
 
 from sg2eval.errors import Sg2evalError
+from sg2eval.naming import Naming, naming
 from sg2eval.progress import make_progress
 from sg2reports.cells import CellKey, CellRecord, CellStore, HashMemo
 from sg2reports.manifest import Manifest, RowEntry
@@ -136,6 +137,15 @@ def _check_hash(kind: str, path: Path, expected: str, found: str) -> None:
         )
 
 
+def _manifest_naming(manifest: Manifest, metric: str) -> Naming:
+    """Errors inside a cell name the manifest's option: ``weights = "FILE" in [metrics.fid] of table1.toml``."""
+
+    def name(parameter: str, value: str) -> str:
+        return f"{parameter} = {value!r} in [metrics.{metric}] of {manifest.path.name}"
+
+    return name
+
+
 class _Run:
     """State of one report run (store, hashes, counters, problems, progress)."""
 
@@ -197,7 +207,8 @@ class _Run:
         entry = self.registry[metric]
         dataset = row.dataset.path if entry.needs_dataset else None
         start = time.perf_counter()
-        output = split_output(entry.fn(row.network, dataset, seed, options))
+        with naming(_manifest_naming(self.manifest, metric)):
+            output = split_output(entry.fn(row.network, dataset, seed, options))
         keep = set(self.manifest.table.histograms)
         record = CellRecord(
             key,

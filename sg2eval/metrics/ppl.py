@@ -385,8 +385,10 @@ def resolve_distance(lpips: Any, weights: str | os.PathLike[str] | None, device:
     if not isinstance(lpips, str):
         return lpips
     from sg2eval.detectors.lpips import get_lpips
+    from sg2eval.naming import weights_parameter
 
-    return get_lpips(lpips, weights=weights, device=device)
+    with weights_parameter("lpips_weights"):  # what ppl, the projector and attribution call the file
+        return get_lpips(lpips, weights=weights, device=device)
 
 
 def ppl(
