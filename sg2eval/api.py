@@ -134,7 +134,7 @@ def _first_rows(features: FeatureSet, num: Num) -> FeatureSet:
     if not 1 <= count <= len(features.features):
         raise Sg2evalError(
             f"{len(features.features)} feature vectors were given but {count} were asked for; "
-            f"use {mention('num', str(len(features.features)))} or fewer"
+            f"use {mention('num', len(features.features))} or fewer"
         )
     return FeatureSet(features.features[:count], {**features.provenance, "num": count})
 

@@ -20,10 +20,10 @@ from collections.abc import Callable, Iterator
 from contextvars import ContextVar
 
 #: ``(parameter, value) -> how the user writes it``, or None when the user has no such setting.
-Naming = Callable[[str, str], "str | None"]
+Naming = Callable[[str, object], "str | None"]
 
 
-def python_naming(parameter: str, value: str) -> str:
+def python_naming(parameter: str, value: object) -> str:
     """The Python API's spelling: a keyword argument."""
     return f"{parameter}={value!r}"
 
@@ -32,13 +32,13 @@ _NAMING: ContextVar[Naming] = ContextVar("sg2eval_naming", default=python_naming
 _WEIGHTS_PARAMETER: ContextVar[str] = ContextVar("sg2eval_weights_parameter", default="weights")
 
 
-def setting(parameter: str, value: str) -> str | None:
+def setting(parameter: str, value: object) -> str | None:
     """``parameter`` set to ``value`` as the user writes it here (``--weights FILE``, ``weights='FILE'``),
     or None when the running command has no such setting."""
     return _NAMING.get()(parameter, value)
 
 
-def mention(parameter: str, value: str) -> str:
+def mention(parameter: str, value: object) -> str:
     """:func:`setting`, or plain words (``num 100``) where the running command has no such setting."""
     return setting(parameter, value) or f"{parameter.replace('_', ' ')} {value}"
 

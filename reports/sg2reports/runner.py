@@ -140,7 +140,7 @@ def _check_hash(kind: str, path: Path, expected: str, found: str) -> None:
 def _manifest_naming(manifest: Manifest, metric: str) -> Naming:
     """Errors inside a cell name the manifest's option: ``weights = "FILE" in [metrics.fid] of table1.toml``."""
 
-    def name(parameter: str, value: str) -> str:
+    def name(parameter: str, value: object) -> str:
         return f"{parameter} = {value!r} in [metrics.{metric}] of {manifest.path.name}"
 
     return name

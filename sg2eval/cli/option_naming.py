@@ -9,7 +9,7 @@ from __future__ import annotations
 import click
 
 
-def command_option(parameter: str, value: str) -> str | None:
+def command_option(parameter: str, value: object) -> str | None:
     """``parameter`` (a Python parameter name) as an option of the command now running, set to ``value``:
     the option whose destination is ``parameter`` or whose flag is ``--<parameter with dashes>``."""
     context = click.get_current_context(silent=True)

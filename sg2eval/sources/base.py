@@ -53,7 +53,7 @@ class ImageSource(ABC):
         if available is not None and count > available:
             raise Sg2evalError(
                 f"{self.describe().get('path', self.kind)} holds {available} images "
-                f"but {count} were asked for; use {mention('num', str(available))} or {mention('num', 'all')}"
+                f"but {count} were asked for; use {mention('num', available)} or {mention('num', 'all')}"
             )
         return count
 
