@@ -303,12 +303,8 @@ def download(kind: str) -> WeightsFile:
 
 
 def fetch(kind: str) -> WeightsFile:
-    """``sg2eval weights fetch``: the copy of ``kind`` already found (:func:`locate`), else a verified
-    download into our cache (even with ``SG2EVAL_OFFLINE=1``: this is the explicit request). A failed
-    download raises one line naming the URL and where to put the file by hand."""
-    found = locate(kind)
-    if found is not None:
-        return found
+    """``sg2eval weights fetch``: :func:`download`, even with ``SG2EVAL_OFFLINE=1`` (this is the explicit
+    request); a failed download raises one line naming the URL and where to put the file by hand."""
     try:
         return download(kind)
     except (OSError, ValueError) as error:  # urllib errors are OSErrors
