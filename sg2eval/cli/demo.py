@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -24,16 +23,16 @@ import click
     help="Use Inception-v3 / VGG16 / LPIPS weights already present instead of the in-domain detectors.",
 )
 @click.option("--device", default="cpu", show_default=True, help="Torch device.")
-@click.option("--progress/--no-progress", default=None, help="Progress bar [on when on a terminal].")
-def demo_command(quick: bool, out: Path, official: bool, device: str, progress: bool | None) -> None:
+@click.option("--progress/--no-progress", default=True, show_default=True,
+              help="Progress: bars on a terminal, else plain lines on stderr.")
+def demo_command(quick: bool, out: Path, official: bool, device: str, progress: bool) -> None:
     """Evaluate the built-in StyleGAN2 network (and its early snapshot) with FD, KID, precision/recall, PPL
     and separability, project and attribute a few images, and write a report folder."""
     from rich.console import Console
 
     from sg2eval.builtin.demo import REPORTS_DIR, run_demo
 
-    show = sys.stderr.isatty() if progress is None else progress
-    report = run_demo(out, quick=quick, official=official, progress=show, device=device)
+    report = run_demo(out, quick=quick, official=official, progress=progress, device=device)
     detectors = "official" if official else "in-domain"
     title = f"sg2eval demo ({'quick' if quick else 'full'}, {detectors} detectors)"
     console = Console(width=200)

@@ -326,7 +326,7 @@ def compute_ppl(
 
     def share() -> ItemRows:  # this process's pairs (all of them in one process)
         rows, items = ItemRows(), shard_range(config.num_samples)
-        with job_progress(config.num_samples, "PPL pairs", progress and world.is_main) as advance:
+        with job_progress(config.num_samples, "PPL", progress and world.is_main, "pairs") as advance:
             for indices in _batches(items, batch_size):
                 d, t = pair_scores(handle.generator, distance, config, seed, indices, handle.device)
                 rows.update(indices.start, distance=d, t=t)
