@@ -412,9 +412,11 @@ def ppl(
     """``sg2eval.ppl``: PPL of a network (a file, a generator module or a handle) for a preset (default
     ``ppl2_wend``, StyleGAN2 Table 1) with any of its fields overridden. ``lpips`` is a name for
     ``get_lpips`` ('auto', 'vgg16-nv', 'lpips-vgg', plug-ins), a ``PerceptualDistance`` or a callable on
-    [0, 255] images.
+    [0, 255] images. ``progress=True`` shows the pairs done and an estimate on standard error (a bar on a
+    terminal, plain lines elsewhere; :mod:`sg2eval.progress`); off by default. Errors name these
+    arguments (``lpips_weights='FILE'``).
 
-    >>> sg2eval.ppl("network-snapshot.pkl", "ppl_wend", num=1000)  # doctest: +SKIP
+    >>> sg2eval.ppl("network-snapshot.pkl", "ppl_wend", num=1000, progress=True)  # doctest: +SKIP
     """
     from sg2eval.network import open_network
     from sg2eval.ppl_presets import DEFAULT_PRESET, preset_config
