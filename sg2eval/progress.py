@@ -54,8 +54,10 @@ class _RichBar(Bar):
         self.progress, self.task = progress, task
 
     def advance(self, steps: float = 1, status: str | None = None) -> None:
-        fields = {} if status is None else {"status": status}
-        self.progress.update(self.task, advance=steps, **fields)
+        if status is None:
+            self.progress.update(self.task, advance=steps)
+        else:
+            self.progress.update(self.task, advance=steps, status=status)
 
 
 class _PlainBar(Bar):
