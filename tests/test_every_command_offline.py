@@ -105,11 +105,13 @@ def test_the_table_covers_every_command() -> None:
 
 @pytest.mark.parametrize("command", [c for c in CASES if c != "demo"])
 def test_command_runs_offline_on_the_builtin_default(
-    offline: None, workspace: dict[str, str], command: str
+    offline: None, workspace: dict[str, str], command: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    monkeypatch.setenv("SG2EVAL_PROGRESS_INTERVAL", "0")  # plain progress lines at every step
     output = _invoke(CASES[command], workspace)
-    if command == "report":  # every cell of the row computed, none failed
+    if command == "report":  # every cell of the row computed, none failed; the PPL cell's pairs shown inside
         assert "cells computed: 3, reused from the store: 0" in output and "failed" not in output
+        assert "PPL: 4 / 16 pairs, " in output and "table1: 3 / 3 cells, " in output
 
 
 def test_demo_runs_offline_on_tiny_assets(
