@@ -39,6 +39,7 @@ from sg2eval.metrics.fid import Covariance, compute_fid
 from sg2eval.metrics.kid import KidConfig, compute_kid
 from sg2eval.metrics.linalg import SqrtmMethod
 from sg2eval.metrics.pr import DistanceDtype, PrConfig, compute_precision_recall
+from sg2eval.naming import mention
 from sg2eval.result import Result, Stopwatch, provenance
 from sg2eval.sources import ImageSource, NetworkSource, open_source
 from sg2eval.sources.arrays import Layout
@@ -69,7 +70,7 @@ class RunOptions:
     cache: bool = True
     cache_generated: bool = True  # also store features of network sources (off for training snapshots)
     cache_dir: str | None = None
-    progress: bool = False
+    progress: bool = False  # progress on stderr (sg2eval.progress): off in Python unless asked
 
     def torch_device(self) -> torch.device:
         return resolve_device(self.device)
@@ -132,7 +133,8 @@ def _first_rows(features: FeatureSet, num: Num) -> FeatureSet:
     count = int(num)
     if not 1 <= count <= len(features.features):
         raise Sg2evalError(
-            f"{len(features.features)} feature vectors were given but {count} were asked for; lower --num"
+            f"{len(features.features)} feature vectors were given but {count} were asked for; "
+            f"use {mention('num', len(features.features))} or fewer"
         )
     return FeatureSet(features.features[:count], {**features.provenance, "num": count})
 
@@ -366,7 +368,13 @@ RUN_OPTIONS_DOC = """
     ``detector`` (a registered name, ``torchscript:PATH`` or a callable), ``weights`` (its weight file),
     ``seed``/``truncation``/``noise_mode``/``class_idx`` (network sources: image i from seed ``seed + i``),
     ``layout`` (image arrays), ``batch_size``, ``device`` ('auto', 'cpu', 'cuda:N'), ``cache``,
-    ``cache_generated``, ``cache_dir``, ``progress`` (progress bars; off by default in Python).
+    ``cache_generated``, ``cache_dir``, ``progress``.
+
+    Progress is off by default in Python; ``progress=True`` shows it on standard error: rich bars when that
+    is a terminal, else a plain line every ``$SG2EVAL_PROGRESS_INTERVAL`` seconds (default 30), e.g.
+    ``real: 2048 / 50000 images, 40 s, ETA 15 min`` (:mod:`sg2eval.progress`). The CLI shows it unless
+    ``--no-progress`` is given. Errors name these arguments (``weights='FILE'``), where the CLI's name its
+    options (``--weights FILE``).
 """
 for _function in (fid, kid, precision_recall, compute_features):
     _function.__doc__ = f"{_function.__doc__}{RUN_OPTIONS_DOC}"

@@ -113,7 +113,7 @@ class _Job:
         """Detector features of each batch of images ``items``, float32 [B, D] on the CPU; the progress bar
         (rank 0's) counts the whole job's images, the other ranks' shares assumed to keep pace."""
         world = current_world()
-        with job_progress(self.num, self.label, self.progress and world.is_main) as advance:
+        with job_progress(self.num, self.label, self.progress and world.is_main, "images") as advance:
             for images in self.source.iter_range(items.start, items.stop, self.batch_size):
                 yield self.detector(torch.from_numpy(images))
                 advance(len(images) * world.size)

@@ -13,6 +13,11 @@ and returns the first usable file:
 5. a download from the official URL into our cache folder (atomic; verified by SHA-256 where a hash is
    published), unless ``SG2EVAL_OFFLINE=1``.
 
+``sg2eval weights fetch [NAME|all]`` (:func:`fetch`) downloads the files ahead of time, on request (it
+ignores ``SG2EVAL_OFFLINE``). ``$SG2EVAL_WEIGHTS_MIRROR`` (a base URL) replaces every official URL by
+``<mirror>/<file name>``, for a mirror inside a network that cannot reach the official hosts; the hashes are
+checked all the same.
+
 Verification (docs/facts.md, "Weight files"): the Inception ``.pth`` and the LPIPS linear layers have
 published SHA-256 hashes; torchvision publishes only the first 8 hex digits of the SHA-256 in the file name
 (``vgg16-397923af.pth``), which is what torchvision itself checks; NVIDIA's TorchScript files have no
@@ -36,6 +41,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from sg2eval.errors import Sg2evalError
+from sg2eval.naming import current_weights_parameter, setting
 from sg2model.core.files import atomic_path, sha256_file
 
 
@@ -264,30 +270,64 @@ def offline() -> bool:
     return os.environ.get("SG2EVAL_OFFLINE", "").strip().lower() in {"1", "true", "yes", "on"}
 
 
+def source_url(kind: str) -> str:
+    """Where ``kind`` is downloaded from: ``$SG2EVAL_WEIGHTS_MIRROR/<file name>`` when that is set, else
+    the official URL."""
+    entry = known(kind)
+    mirror = os.environ.get("SG2EVAL_WEIGHTS_MIRROR", "").strip()
+    return f"{mirror.rstrip('/')}/{entry.filename}" if mirror else entry.url
+
+
+def by_hand(kind: str) -> str:
+    """Where to put ``kind`` after downloading it by hand."""
+    return f"download {source_url(kind)} by hand and put it in {our_cache_dir() / known(kind).filename}"
+
+
 def download(kind: str) -> WeightsFile:
-    """Download ``kind`` from its official URL into :func:`our_cache_dir`; the file appears only once its
+    """Download ``kind`` from :func:`source_url` into :func:`our_cache_dir`; the file appears only once its
     hash checks out (or, for files without a published hash, once the download completed)."""
     entry = known(kind)
+    url = source_url(kind)
     target = our_cache_dir() / entry.filename
     with atomic_path(target) as tmp:
-        DOWNLOADER(entry.url, tmp)
+        DOWNLOADER(url, tmp)
         digest = sha256_file(tmp)
         verified, check = entry.check(digest)
         if not verified and (entry.sha256 is not None or entry.sha256_prefix is not None):
             raise Sg2evalError(
-                f"downloaded {entry.url} but its {check} (got {digest}); try again, or download it by hand "
-                f"into {our_cache_dir()}"
+                f"downloaded {url} but its {check} (got {digest}); nothing was kept. Try again, or "
+                f"{by_hand(kind)}"
             )
     _sha256_cached.cache_clear()
     return WeightsFile(kind, target, digest, verified, "downloaded", check)
 
 
-def missing_message(kinds: Iterable[str], reason: str) -> str:
-    """One line naming each missing file, its URL and the folder to put it in."""
-    parts = [f"{known(k).filename} ({known(k).url})" for k in kinds]
+def fetch(kind: str) -> WeightsFile:
+    """``sg2eval weights fetch``: :func:`download`, even with ``SG2EVAL_OFFLINE=1`` (this is the explicit
+    request); a failed download raises one line naming the URL and where to put the file by hand."""
+    try:
+        return download(kind)
+    except (OSError, ValueError) as error:  # urllib errors are OSErrors
+        filename = known(kind).filename
+        raise Sg2evalError(f"cannot download {filename} ({_reason(error)}); {by_hand(kind)}") from error
+
+
+def _reason(error: BaseException) -> str:
+    """A download error in a few words (urllib wraps the socket error in ``URLError.reason``)."""
+    reason = getattr(error, "reason", None)
+    return " ".join(str(reason if reason is not None else error).split())
+
+
+def missing_message(kinds: Iterable[str], reason: str, passable: bool = True) -> str:
+    """One line naming each missing file, its URL, the command that fetches it, the folder to put it in and,
+    when the caller takes an explicit file (``passable``), the option or argument that passes one."""
+    kinds = list(kinds)
+    parts = [f"{known(k).filename} ({source_url(k)})" for k in kinds]
+    explicit = setting(current_weights_parameter(), "FILE") if passable else None
+    pass_it = f", or pass the file with {explicit}" if explicit else ""
     return (
-        f"weights not found: {' or '.join(parts)}; {reason}. Download it into {our_cache_dir()} "
-        "(or the folder named by $SG2EVAL_WEIGHTS), or pass the file explicitly with --weights"
+        f"weights not found: {' or '.join(parts)}; {reason}. Run 'sg2eval weights fetch {kinds[0]}', or "
+        f"download it into {our_cache_dir()} (or the folder named by $SG2EVAL_WEIGHTS){pass_it}"
     )
 
 
@@ -296,7 +336,9 @@ def from_explicit(kind: str, path: str | os.PathLike[str]) -> WeightsFile:
     entry = known(kind)
     file = Path(path).expanduser()
     if not file.is_file():
-        raise Sg2evalError(f"weights file {file} does not exist; check the path passed with --weights")
+        given = setting(current_weights_parameter(), str(path))
+        where = f" ({given})" if given else ""
+        raise Sg2evalError(f"weights file {file} does not exist; check the path{where}")
     wf = _weights_file(entry, file, "explicit")
     if _hash_mismatch(entry, wf):
         warnings.warn(
@@ -311,12 +353,14 @@ def find_weights(
     kind: str | Iterable[str],
     explicit: str | os.PathLike[str] | None = None,
     download_missing: bool | None = None,
+    passable: bool = True,
 ) -> WeightsFile:
     """Locate the weight file of ``kind`` (or of the first of several interchangeable kinds).
 
     With ``explicit`` the named file is used (``kind`` must then be a single kind: the format it has).
     Otherwise every kind is looked for locally first, in the order given, and only then is the first kind
-    downloaded. ``download_missing=None`` downloads unless ``SG2EVAL_OFFLINE=1``.
+    downloaded. ``download_missing=None`` downloads unless ``SG2EVAL_OFFLINE=1``. ``passable=False``: the
+    caller takes no explicit file of this kind, so the error does not tell the user to pass one.
     Raises :class:`Sg2evalError` naming the file, URL and folder when nothing works.
     """
     kinds = [kind] if isinstance(kind, str) else list(kind)
@@ -331,11 +375,12 @@ def find_weights(
     allowed = (not offline()) if download_missing is None else download_missing
     if not allowed:
         reason = "downloads are off (SG2EVAL_OFFLINE=1)" if offline() else "downloads are off"
-        raise Sg2evalError(missing_message(kinds, reason))
+        raise Sg2evalError(missing_message(kinds, reason, passable))
     try:
         return download(kinds[0])
     except (OSError, ValueError) as error:  # urllib errors are OSErrors
-        raise Sg2evalError(missing_message(kinds[:1], f"download failed: {error}")) from error
+        reason = f"download failed: {_reason(error)}"
+        raise Sg2evalError(missing_message(kinds[:1], reason, passable)) from error
 
 
 def sniff_format(path: str | os.PathLike[str]) -> str:

@@ -106,3 +106,31 @@ def test_installed_wheel_finds_the_paper_values_without_the_checkout(tmp_path: P
     published = [row[f"{c}_paper"] for c in ("fid", "path_length", "precision", "recall")]
     assert published == [2.84, 145.0, 0.689, 0.492]
     assert json.loads((run / "out" / "table1.json").read_text())["paper_values"] == str(packaged)
+
+
+def test_torchvision_is_needed_only_by_the_features_that_use_it(tmp_path: Path) -> None:
+    """With torchvision unimportable (missing, or built for another torch), every module imports and a
+    metric on the built-in detector runs; vgg16-tv stops with one line saying what to install."""
+    probe = f"""
+import importlib, pkgutil, sys
+import numpy as np
+sys.modules["torchvision"] = None  # importing it raises ImportError
+for top in {PACKAGES!r}:
+    package = importlib.import_module(top)
+    for module in pkgutil.walk_packages(package.__path__, top + "."):
+        importlib.import_module(module.name)
+import sg2eval
+from sg2eval.errors import Sg2evalError
+images = np.random.default_rng(0).integers(0, 256, (8, 32, 32, 3), dtype=np.uint8)
+print(sg2eval.fid(images, images[::-1], detector="shapes-features", cache=False, device="cpu").value)
+try:
+    sg2eval.precision_recall(images, images, detector="vgg16-tv", weights={str(tmp_path / "tv.pth")!r})
+except Sg2evalError as error:
+    print(error)
+"""
+    torch_save = f"import torch; torch.save({{}}, {str(tmp_path / 'tv.pth')!r})"
+    _run([sys.executable, "-c", torch_save], tmp_path)
+    fid_value, error = _run([sys.executable, "-c", probe], REPO).strip().splitlines()[-2:]
+    assert abs(float(fid_value)) < 1e-6
+    assert error.startswith("vgg16-tv and lpips-vgg need torchvision, which failed to import"), error
+    assert "install the torchvision built for torch" in error

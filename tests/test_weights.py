@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
+import http.server
+import socket
+import threading
 import warnings
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -222,3 +226,84 @@ def test_cli_weights_list(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert "lpips wheel" in lines["lpips-vgg-lin"] and "yes" in lines["lpips-vgg-lin"]
     assert "missing" in lines["inception-pth"]
     assert weights.KNOWN["inception-pth"].url in result.output.replace("\n", "")
+
+
+# ----------------------------------------------------------------------------------------------------------
+# sg2eval weights fetch, against a loopback HTTP server standing in for $SG2EVAL_WEIGHTS_MIRROR.
+
+
+@pytest.fixture
+def mirror(root: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A folder served on 127.0.0.1 (a thread, stopped after the test) named by $SG2EVAL_WEIGHTS_MIRROR;
+    the real downloader (urllib) is back in place."""
+    folder = root / "served"
+    folder.mkdir()
+    handler = functools.partial(QuietHandler, directory=str(folder))
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    monkeypatch.setattr(weights, "DOWNLOADER", weights.urllib_download)
+    monkeypatch.setenv("SG2EVAL_WEIGHTS_MIRROR", f"http://127.0.0.1:{server.server_address[1]}/files/")
+    try:
+        yield folder
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)
+
+
+class QuietHandler(http.server.SimpleHTTPRequestHandler):
+    def translate_path(self, path: str) -> str:
+        return super().translate_path(path.removeprefix("/files"))
+
+    def log_message(self, format: str, *args: object) -> None:
+        pass
+
+
+def test_fetch_places_a_verified_file_from_the_mirror(root: Path, mirror: Path, monkeypatch) -> None:
+    publish_hash(monkeypatch, "inception-pth", PAYLOAD)
+    put(mirror / "pt_inception-2015-12-05-6726825d.pth")
+    result = CliRunner().invoke(cli, ["weights", "fetch", "inception-pth"])  # SG2EVAL_OFFLINE=1 is set
+    assert result.exit_code == 0, result.output
+    placed = root / "sg2eval" / "weights" / "pt_inception-2015-12-05-6726825d.pth"
+    assert placed.read_bytes() == PAYLOAD
+    assert f"inception-pth: {placed} (downloaded;" in result.output
+    assert "verified: sha256 matches" in result.output
+    again = CliRunner().invoke(cli, ["weights", "fetch", "inception-pth"])
+    assert "(sg2eval cache;" in again.output and "fetching" not in again.output
+
+
+def test_fetch_refuses_a_file_with_the_wrong_hash(root: Path, mirror: Path, monkeypatch) -> None:
+    publish_hash(monkeypatch, "inception-pth", PAYLOAD)
+    put(mirror / "pt_inception-2015-12-05-6726825d.pth", b"an error page")
+    result = CliRunner().invoke(cli, ["weights", "fetch", "inception-pth"])
+    assert result.exit_code == 2 and "sha256 differs from the published hash" in result.output
+    assert [p for p in (root / "sg2eval").rglob("*") if p.is_file()] == []  # nothing placed, no temporary
+
+
+def test_fetch_when_unreachable_says_so_in_one_line(root: Path, mirror: Path, monkeypatch) -> None:
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    monkeypatch.setenv("SG2EVAL_WEIGHTS_MIRROR", f"http://127.0.0.1:{port}")
+    result = CliRunner().invoke(cli, ["weights", "fetch", "vgg16-nv"])
+    assert result.exit_code == 2
+    (line,) = result.stderr.strip().splitlines()[1:]  # after "fetching vgg16.pt from ..."
+    url, target = f"http://127.0.0.1:{port}/vgg16.pt", root / "sg2eval" / "weights" / "vgg16.pt"
+    assert line.startswith("Error: cannot download vgg16.pt (") and "refused" in line
+    assert line.endswith(f"download {url} by hand and put it in {target}"), line
+
+
+def test_fetch_all_fetches_what_is_missing_and_reports_each_failure(root: Path, mirror: Path, monkeypatch):
+    for kind in ("inception-pth", "vgg16-tv"):
+        publish_hash(monkeypatch, kind, PAYLOAD, prefix=kind == "vgg16-tv")
+    put(mirror / "pt_inception-2015-12-05-6726825d.pth")
+    put(mirror / "vgg16-397923af.pth")
+    put(mirror / "vgg16.pt")
+    result = CliRunner().invoke(cli, ["weights", "fetch"])
+    assert result.exit_code == 2
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and "inception-2015-12-05.pt" in errors[0]  # not served: 404
+    fetched = {line.split(":")[0] for line in result.stdout.splitlines()}
+    assert fetched == {"inception-pth", "vgg16-nv", "vgg16-tv", "lpips-vgg-lin"}
+    assert "(lpips wheel;" in result.stdout

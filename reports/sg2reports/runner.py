@@ -3,7 +3,8 @@
 Rows whose network file is missing (or whose hash differs from the manifest's) are reported with how to get
 the file and skipped; a missing dataset skips only the metrics that read it (PPL still runs). Any other
 one-line error of a cell (:class:`~sg2eval.errors.Sg2evalError`, e.g. a detector weight file that is not
-there) is reported for that row and metric, and the rest of the report goes on. Progress is shown per cell.
+there) is reported for that row and metric, and the rest of the report goes on. Progress is shown per cell,
+and each cell's own jobs (features, PPL pairs, projection steps) inside it (sg2eval/progress.py).
 """
 
 from __future__ import annotations
@@ -18,7 +19,8 @@ from typing import Any
 import pandas as pd
 
 from sg2eval.errors import Sg2evalError
-from sg2eval.progress import make_progress
+from sg2eval.naming import Naming, naming
+from sg2eval.progress import progress_bar
 from sg2reports.cells import CellKey, CellRecord, CellStore, HashMemo
 from sg2reports.manifest import Manifest, RowEntry
 from sg2reports.metrics import RUN_ONLY_OPTIONS, Registry, default_registry, split_output
@@ -136,6 +138,15 @@ def _check_hash(kind: str, path: Path, expected: str, found: str) -> None:
         )
 
 
+def _manifest_naming(manifest: Manifest, metric: str) -> Naming:
+    """Errors inside a cell name the manifest's option (``weights = 'FILE' in [metrics.fid] of t.toml``)."""
+
+    def name(parameter: str, value: object) -> str:
+        return f"{parameter} = {value!r} in [metrics.{metric}] of {manifest.path.name}"
+
+    return name
+
+
 class _Run:
     """State of one report run (store, hashes, counters, problems, progress)."""
 
@@ -197,7 +208,8 @@ class _Run:
         entry = self.registry[metric]
         dataset = row.dataset.path if entry.needs_dataset else None
         start = time.perf_counter()
-        output = split_output(entry.fn(row.network, dataset, seed, options))
+        with naming(_manifest_naming(self.manifest, metric)):
+            output = split_output(entry.fn(row.network, dataset, seed, options))
         keep = set(self.manifest.table.histograms)
         record = CellRecord(
             key,
@@ -216,7 +228,7 @@ class _Run:
         return record
 
     def row(
-        self, row: RowEntry, advance: Callable[[int, str], None]
+        self, row: RowEntry, advance: Callable[[float, str], None]
     ) -> tuple[str | None, str | None, dict[str, list[CellRecord]]]:
         """Hashes of the row's files and its cells per metric (complete seeds only up to a failure)."""
         network_sha, dataset_sha, metrics = self.hashes(row)
@@ -286,16 +298,11 @@ def run_report(
     paper = load_paper_table(spec, paper_dir)
     selected = manifest.select(rows)
     results = []
-    bar = make_progress()
-    bar.disable = not progress  # rich's own switch: no live display when off
-    with bar:
-        task = bar.add_task(spec.name, total=len(selected) * len(spec.metrics) * seeds, status="")
-
-        def advance(steps: int, status: str) -> None:
-            bar.update(task, advance=steps, status=status)
-
+    # Each cell's own jobs (features, PPL pairs, projection steps) show inside this display with their own
+    # estimate: the estimate over cells cannot know that one PPL cell takes minutes and a FID cell seconds.
+    with progress_bar(len(selected) * len(spec.metrics) * seeds, spec.name, progress, "cells") as bar:
         for row in selected:
-            network_sha, dataset_sha, cells = run.row(row, advance)
+            network_sha, dataset_sha, cells = run.row(row, bar.advance)
             results.append(
                 RowResult(
                     row,

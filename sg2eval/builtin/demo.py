@@ -103,7 +103,7 @@ def official_choice(device: torch.device) -> DetectorChoice:
     if missing:
         raise Sg2evalError(
             f"--official needs the official weights, missing: {', '.join(missing)}; fetch them with "
-            "'sg2eval weights list' (see docs/weights.md) or run the demo without --official"
+            "'sg2eval weights fetch' (see docs/weights.md) or run the demo without --official"
         )
     labels = {"fd": "FID", "kid": "KID x1e3", "precision": "precision (VGG16)", "recall": "recall (VGG16)",
               "ppl": "PPL W-end (LPIPS)", "distance": "LPIPS"}
@@ -111,33 +111,28 @@ def official_choice(device: torch.device) -> DetectorChoice:
 
 
 class Stages:
-    """Progress of the demo: one rich bar over the stages, the current stage as its status."""
+    """Progress of the demo: one bar over the stages (plain lines off a terminal), the current stage as its
+    status; each stage's own jobs show below it (sg2eval/progress.py)."""
 
     def __init__(self, total: int, enabled: bool) -> None:
-        from sg2eval.progress import make_progress
+        from sg2eval.progress import progress_bar
 
-        self.progress = make_progress() if enabled else None
-        self.task = None if self.progress is None else self.progress.add_task("sg2eval demo", total=total,
-                                                                              status="")
+        self.display = progress_bar(total, "sg2eval demo", enabled, "stages")
         self.times: dict[str, float] = {}
 
     def __enter__(self) -> Stages:
-        if self.progress is not None:
-            self.progress.start()
+        self.bar = self.display.__enter__()
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self.progress is not None:
-            self.progress.stop()
+    def __exit__(self, *exc: Any) -> None:
+        self.display.__exit__(*exc)
 
     def run(self, name: str, fn: Callable[[], Any]) -> Any:
-        if self.progress is not None and self.task is not None:
-            self.progress.update(self.task, status=name)
+        self.bar.advance(0, name)
         start = time.perf_counter()
         out = fn()
         self.times[name] = time.perf_counter() - start
-        if self.progress is not None and self.task is not None:
-            self.progress.advance(self.task)
+        self.bar.advance(1)
         return out
 
 

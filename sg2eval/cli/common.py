@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Callable
 from typing import Any, TypeVar
 
@@ -138,8 +137,10 @@ def run_options(default_detector: str) -> Callable[[F], F]:
                 click.option("--cache-dir", default=None, help="Feature store root [$SG2EVAL_CACHE]."),
                 click.option(
                     "--progress/--no-progress",
-                    default=None,
-                    help="Progress bars [on when stderr is a terminal].",
+                    default=True,
+                    show_default=True,
+                    help="Progress on stderr: bars on a terminal, else a plain line every "
+                    "$SG2EVAL_PROGRESS_INTERVAL s [30].",
                 ),
             ],
         )
@@ -149,10 +150,7 @@ def run_options(default_detector: str) -> Callable[[F], F]:
 
 def run_kwargs(params: dict[str, Any]) -> dict[str, Any]:
     """The run options among a command's parameters, ready for ``sg2eval.api`` functions."""
-    options = {name: params[name] for name in RUN_OPTION_NAMES}
-    if options["progress"] is None:
-        options["progress"] = sys.stderr.isatty()
-    return options
+    return {name: params[name] for name in RUN_OPTION_NAMES}
 
 
 class RegisteredName(click.ParamType):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +28,10 @@ import click
     help="Also make the built-in Tables 1-4 and Figure 10 [on in the full demo, off with --quick].",
 )
 @click.option("--device", default="cpu", show_default=True, help="Torch device.")
-@click.option("--progress/--no-progress", default=None, help="Progress bar [on when on a terminal].")
+@click.option("--progress/--no-progress", default=True, show_default=True,
+              help="Progress: bars on a terminal, else plain lines on stderr.")
 def demo_command(
-    quick: bool, out: Path, official: bool, reports: bool | None, device: str, progress: bool | None
+    quick: bool, out: Path, official: bool, reports: bool | None, device: str, progress: bool
 ) -> None:
     """Evaluate the built-in StyleGAN2 network (and its early snapshot) with FD, KID, precision/recall, PPL
     and separability, project and attribute a few images, and write a report folder."""
@@ -39,8 +39,7 @@ def demo_command(
 
     from sg2eval.builtin.demo import REPORTS_DIR, run_demo
 
-    show = sys.stderr.isatty() if progress is None else progress
-    report = run_demo(out, quick=quick, official=official, progress=show, device=device, reports=reports)
+    report = run_demo(out, quick=quick, official=official, progress=progress, device=device, reports=reports)
     detectors = "official" if official else "in-domain"
     title = f"sg2eval demo ({'quick' if quick else 'full'}, {detectors} detectors)"
     console = Console(width=200)

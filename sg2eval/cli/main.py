@@ -63,7 +63,10 @@ class LazyGroup(click.Group):
         return command
 
     def invoke(self, ctx: click.Context) -> Any:
-        with distributed_run():
+        from sg2eval.cli.option_naming import command_option
+        from sg2eval.naming import naming
+
+        with distributed_run(), naming(command_option):  # library errors name this command's options
             try:
                 return super().invoke(ctx)
             except Sg2Error as error:

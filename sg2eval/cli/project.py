@@ -116,19 +116,16 @@ def projector_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
 @contextmanager
 def step_progress(total_steps: int, description: str) -> Iterator[Callable[[StepReport], None]]:
-    """A rich progress bar over ``total_steps`` optimization steps showing step, loss and LPIPS (batch
-    means); yields the projector callback that advances it."""
-    from sg2eval.progress import make_progress
+    """Progress over ``total_steps`` optimization steps showing step, loss and LPIPS (batch means): a bar
+    on a terminal, plain lines elsewhere (sg2eval/progress.py); yields the projector callback advancing it."""
+    from sg2eval.progress import progress_bar
 
-    with make_progress() as progress:
-        task = progress.add_task(description, total=total_steps, status="")
+    with progress_bar(total_steps, description, unit="steps") as bar:
 
         def advance(report: StepReport) -> None:
-            progress.update(
-                task,
-                advance=1,
-                status=f"step {report.step + 1}  loss {report.loss.mean():.4f}  "
-                f"LPIPS {report.distance.mean():.4f}",
+            bar.advance(
+                1,
+                f"step {report.step + 1}  loss {report.loss.mean():.4f}  LPIPS {report.distance.mean():.4f}",
             )
 
         yield advance

@@ -3,7 +3,6 @@ values, from a manifest of network files and datasets (see docs/reports.md)."""
 
 from __future__ import annotations
 
-import sys
 from typing import Any
 
 import click
@@ -40,7 +39,10 @@ def _patterns(values: tuple[str, ...]) -> list[str]:
 @click.option("--batch-size", type=int, default=None, help="Batch size for every metric.")
 @click.option("--confidence", type=float, default=0.95, show_default=True, help="Level of the t-interval.")
 @click.option(
-    "--progress/--no-progress", default=None, help="Progress per cell [on when stderr is a terminal]."
+    "--progress/--no-progress",
+    default=True,
+    show_default=True,
+    help="Progress per cell and inside it: bars on a terminal, else plain lines on stderr.",
 )
 def report_command(
     table: str,
@@ -55,7 +57,7 @@ def report_command(
     device: str | None,
     batch_size: int | None,
     confidence: float,
-    progress: bool | None,
+    progress: bool,
 ) -> None:
     """Compute TABLE's metrics for the manifest's rows over --seeds runs each and write CSV, Markdown, HTML,
     JSON (and Figure 10's PNGs). Finished cells are stored and never computed twice."""
@@ -79,7 +81,7 @@ def report_command(
         overrides=overrides,
         paper_values=paper_values,
         confidence=confidence,
-        progress=sys.stderr.isatty() if progress is None else progress,
+        progress=progress,
     )
     click.echo(to_markdown(display_frame(result)))
     for problem in result.problems:

@@ -168,7 +168,7 @@ def _nvidia_lpips(weights: str | os.PathLike[str] | None, device: torch.device |
 
 
 def _lpips_vgg(weights: str | os.PathLike[str] | None, device: torch.device | str) -> PerceptualDistance:
-    return LpipsVgg(vgg16_weights("vgg16-tv", weights), find_weights("lpips-vgg-lin"), device)
+    return LpipsVgg(vgg16_weights("vgg16-tv", weights), find_weights("lpips-vgg-lin", passable=False), device)
 
 
 register_distance("vgg16-nv", _nvidia_lpips)

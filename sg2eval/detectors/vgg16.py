@@ -19,9 +19,9 @@ Two detectors, which are *not* the same network weights, so results record which
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING, Any
 
 import torch
-import torchvision
 
 from sg2eval.detectors.base import Detector, tf1_resize_bilinear
 from sg2eval.detectors.torchscript import TorchScriptDetector
@@ -34,12 +34,32 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 TV_PREPROCESS_ID = "tf1-bilinear-224,imagenet-mean-std,fc2-relu"
 
+if TYPE_CHECKING:
+    import torchvision
+
+
+def torchvision_models() -> Any:
+    """``torchvision.models``, imported on first use: only ``vgg16-tv`` and ``lpips-vgg`` need torchvision,
+    so a missing one, or one built for another torch ("operator torchvision::nms does not exist"), breaks
+    only them, with one line saying what to do."""
+    try:
+        import torchvision.models
+    except (ImportError, RuntimeError, OSError) as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise Sg2evalError(
+            f"vgg16-tv and lpips-vgg need torchvision, which failed to import ({reason}); install the "
+            f"torchvision built for torch {torch.__version__} (tested pairs: README, 'Install'), or use "
+            "vgg16-nv"
+        ) from error
+    return torchvision.models
+
 
 def load_torchvision_vgg16(path: str) -> torchvision.models.VGG:
     """torchvision's VGG16 with the weights of a ``vgg16-397923af.pth``-layout state dict (strict)."""
+    models = torchvision_models()
     state = torch.load(path, map_location="cpu", weights_only=True)
     with torch.device("meta"):
-        net = torchvision.models.vgg16(weights=None)
+        net = models.vgg16(weights=None)
     try:
         net.load_state_dict(state, strict=True, assign=True)
     except (RuntimeError, TypeError, AttributeError) as error:

@@ -326,7 +326,7 @@ def compute_ppl(
 
     def share() -> ItemRows:  # this process's pairs (all of them in one process)
         rows, items = ItemRows(), shard_range(config.num_samples)
-        with job_progress(config.num_samples, "PPL pairs", progress and world.is_main) as advance:
+        with job_progress(config.num_samples, "PPL", progress and world.is_main, "pairs") as advance:
             for indices in _batches(items, batch_size):
                 d, t = pair_scores(handle.generator, distance, config, seed, indices, handle.device)
                 rows.update(indices.start, distance=d, t=t)
@@ -385,8 +385,10 @@ def resolve_distance(lpips: Any, weights: str | os.PathLike[str] | None, device:
     if not isinstance(lpips, str):
         return lpips
     from sg2eval.detectors.lpips import get_lpips
+    from sg2eval.naming import weights_parameter
 
-    return get_lpips(lpips, weights=weights, device=device)
+    with weights_parameter("lpips_weights"):  # what ppl, the projector and attribution call the file
+        return get_lpips(lpips, weights=weights, device=device)
 
 
 def ppl(
@@ -410,9 +412,11 @@ def ppl(
     """``sg2eval.ppl``: PPL of a network (a file, a generator module or a handle) for a preset (default
     ``ppl2_wend``, StyleGAN2 Table 1) with any of its fields overridden. ``lpips`` is a name for
     ``get_lpips`` ('auto', 'vgg16-nv', 'lpips-vgg', plug-ins), a ``PerceptualDistance`` or a callable on
-    [0, 255] images.
+    [0, 255] images. ``progress=True`` shows the pairs done and an estimate on standard error (a bar on a
+    terminal, plain lines elsewhere; :mod:`sg2eval.progress`); off by default. Errors name these
+    arguments (``lpips_weights='FILE'``).
 
-    >>> sg2eval.ppl("network-snapshot.pkl", "ppl_wend", num=1000)  # doctest: +SKIP
+    >>> sg2eval.ppl("network-snapshot.pkl", "ppl_wend", num=1000, progress=True)  # doctest: +SKIP
     """
     from sg2eval.network import open_network
     from sg2eval.ppl_presets import DEFAULT_PRESET, preset_config

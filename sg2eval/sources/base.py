@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from sg2eval.errors import Sg2evalError
+from sg2eval.naming import mention
 
 
 class ImageSource(ABC):
@@ -41,7 +42,9 @@ class ImageSource(ABC):
         if num is None or num == "all":
             if available is None:
                 if num == "all":
-                    raise Sg2evalError("--num all needs a finite source; give a number of images to generate")
+                    raise Sg2evalError(
+                        f"{mention('num', 'all')} needs a finite source; give a number of images to generate"
+                    )
                 return default_generated
             return available
         count = int(num)
@@ -50,8 +53,7 @@ class ImageSource(ABC):
         if available is not None and count > available:
             raise Sg2evalError(
                 f"{self.describe().get('path', self.kind)} holds {available} images "
-                f"but {count} were asked for; "
-                "lower --num or use --num all"
+                f"but {count} were asked for; use {mention('num', available)} or {mention('num', 'all')}"
             )
         return count
 

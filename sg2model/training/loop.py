@@ -425,7 +425,7 @@ class Trainer:
         if self.world.is_main:
             run_dir.mkdir(parents=True, exist_ok=True)
             write_json(run_dir / "options.json", options.to_dict())
-            log = RunLog(run_dir, options.progress)
+            log = RunLog(run_dir, options.progress, options.kimg, self.cur_nimg / 1000)
             cols = options.grid[0]
             reals = self.data.read(np.arange(min(cols * options.grid[1], self.data.num_images)))
             save_image_grid(reals, run_dir / "reals.png", cols)

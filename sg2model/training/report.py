@@ -2,20 +2,25 @@
 
 ``log.jsonl`` gets one JSON object per line: ``{"event": "tick", "kimg", "step", "sec_per_kimg", losses...}``
 every tick, ``{"event": "metric", "kimg", "metric", "values", ...}`` per snapshot metric, and
-``{"event": "snapshot", ...}`` per checkpoint. The live display (rich) shows the recent ticks and the latest
-metric values; it is off when not on a terminal or when ``progress=False``. Sample grids are written with
-:func:`sg2model.core.images.save_image_grid`.
+``{"event": "snapshot", ...}`` per checkpoint. On a terminal the live display (rich) shows the recent ticks
+and the latest metric values; elsewhere (``sg2eval train > log``) each tick and metric is one plain line on
+standard output, ``train: 12 / 100 kimg, 40 s, ETA 5 min, G_loss 1.2, D_loss 0.8`` and
+``train: fid50k at 12 kimg: fid 35.2`` (sg2model/core/progress_lines.py). ``progress=False`` shows neither.
+Sample grids are written with :func:`sg2model.core.images.save_image_grid`.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
+
+from sg2model.core.progress_lines import progress_line
 
 LOG_NAME = "log.jsonl"
 DISPLAY_COLUMNS = ("kimg", "sec_per_kimg", "G_loss", "D_loss", "R1_penalty", "PL_penalty", "pl_mean")
@@ -24,16 +29,18 @@ DISPLAY_COLUMNS = ("kimg", "sec_per_kimg", "G_loss", "D_loss", "R1_penalty", "PL
 class RunLog:
     """Appends events to ``log.jsonl`` and keeps the live display up to date (rank 0 only)."""
 
-    def __init__(self, run_dir: Path, display: bool) -> None:
+    def __init__(self, run_dir: Path, display: bool, total_kimg: float, start_kimg: float = 0.0) -> None:
         self.path = run_dir / LOG_NAME
         self.ticks: list[dict[str, Any]] = []
         self.metrics: dict[str, float] = {}
+        self.total_kimg, self.start_kimg, self.start = total_kimg, start_kimg, time.monotonic()
         console = Console()
         self.live = (
             Live(self._table(), console=console, auto_refresh=False)
             if display and console.is_terminal
             else None
         )
+        self.plain = display and self.live is None
         if self.live is not None:
             self.live.start()
 
@@ -46,6 +53,18 @@ class RunLog:
             self.metrics.update({f"{event['metric']}:{k}": v for k, v in event["values"].items()})
         if self.live is not None:
             self.live.update(self._table(), refresh=True)
+        elif self.plain and event["event"] in ("tick", "metric"):
+            print(self._line(event), flush=True)
+
+    def _line(self, event: dict[str, Any]) -> str:
+        """The plain line of a tick or metric event."""
+        kimg = float(event["kimg"])
+        if event["event"] == "metric":
+            values = ", ".join(f"{k} {_cell(v)}" for k, v in event["values"].items())
+            return f"train: {event['metric']} at {_cell(kimg)} kimg: {values}"
+        losses = ", ".join(f"{k} {_cell(event[k])}" for k in DISPLAY_COLUMNS[2:5] if event.get(k) is not None)
+        elapsed = time.monotonic() - self.start
+        return progress_line("train", kimg, self.total_kimg, elapsed, "kimg", losses, start=self.start_kimg)
 
     def _table(self) -> Table:
         table = Table(title="training", caption=", ".join(f"{k} = {v:.4g}" for k, v in self.metrics.items()))
