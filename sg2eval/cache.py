@@ -9,6 +9,11 @@ store").
 Entries are ``.npz`` files (no pickles) with the arrays and a JSON ``__meta__`` string, under
 ``$SG2EVAL_CACHE`` or ``~/.cache/sg2eval`` as ``<kind>/<key[:2]>/<key>.npz``. The same file layout is the
 features file that ``sg2eval features --out F.npz`` writes (:func:`write_npz` / :func:`read_npz`).
+
+A stored entry also records the SHA-256 of each array (dtype, shape and bytes) and how many images it
+summarizes. An entry that cannot be read (a zero-byte file included), lacks that record, whose arrays do not
+match their checksums, or that holds another number of images than its key asks for is never used: a warning
+names it, the file is deleted and the caller computes the values again (and stores them afresh).
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import warnings
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +33,13 @@ from sg2eval.errors import Sg2evalError
 from sg2model.core.files import atomic_path
 
 META_KEY = "__meta__"
+INTEGRITY_KEY = "integrity"  # in a cache entry's meta: {"rows": n, "sha256": {array name: checksum}}
+
+#: How many images a stored entry of each kind summarizes.
+ROW_COUNTS: dict[str, Callable[[dict[str, np.ndarray]], int]] = {
+    "features": lambda arrays: len(arrays["features"]),  # [N, D]
+    "moments": lambda arrays: int(arrays["num"]),  # FeatureMoments.state()
+}
 
 
 def default_cache_dir() -> Path:
@@ -66,7 +80,7 @@ def read_npz(
             names = [] if meta_only else [name for name in archive.files if name != META_KEY]
             arrays = {name: archive[name] for name in names}
             meta = json.loads(str(archive[META_KEY]))
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as error:
         raise Sg2evalError(
             f"{path} cannot be read as an .npz file ({error}); delete it and recompute"
         ) from error
@@ -83,20 +97,57 @@ class FeatureCache:
     def path(self, kind: str, key: str) -> Path:
         return self.root / kind / key[:2] / f"{key}.npz"
 
-    def load(self, kind: str, key: str) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
-        """The stored entry, or None on a miss (or when disabled). A corrupt entry counts as a miss."""
+    def load(self, kind: str, key: str, rows: int) -> tuple[dict[str, np.ndarray], dict[str, Any]] | None:
+        """The stored entry of ``rows`` images, or None on a miss (or when disabled). A bad entry (see the
+        module docstring) is a miss too: it is deleted with a warning, never returned."""
         if not self.enabled:
             return None
         file = self.path(kind, key)
         if not file.is_file():
             return None
         try:
-            return read_npz(file)
-        except Sg2evalError:
-            return None
+            arrays, meta = read_npz(file)
+            problem = _entry_problem(kind, arrays, meta, rows)
+        except Sg2evalError as error:
+            problem = f"unreadable: {error.__cause__ or error}"
+        if problem is None:
+            return arrays, meta
+        warnings.warn(f"feature cache entry {file} is not usable ({problem}); recomputing it", stacklevel=2)
+        file.unlink(missing_ok=True)
+        return None
 
     def save(self, kind: str, key: str, arrays: dict[str, np.ndarray], meta: dict[str, Any]) -> Path | None:
-        """Store an entry (atomically); returns its path, or None when disabled."""
+        """Store an entry (atomically) with its checksums and image count; returns its path, or None when
+        disabled."""
         if not self.enabled:
             return None
-        return write_npz(self.path(kind, key), arrays, meta)
+        integrity = {
+            "rows": ROW_COUNTS[kind](arrays),
+            "sha256": {n: array_sha256(a) for n, a in arrays.items()},
+        }
+        return write_npz(self.path(kind, key), arrays, {**meta, INTEGRITY_KEY: integrity})
+
+
+def array_sha256(array: np.ndarray) -> str:
+    """SHA-256 hex of an array's dtype, shape and C-order bytes."""
+    contiguous = np.ascontiguousarray(array)
+    digest = hashlib.sha256(f"{contiguous.dtype.str}{contiguous.shape}".encode())
+    digest.update(contiguous.tobytes())
+    return digest.hexdigest()
+
+
+def _entry_problem(kind: str, arrays: dict[str, np.ndarray], meta: dict[str, Any], rows: int) -> str | None:
+    """What is wrong with a read cache entry that should summarize ``rows`` images, or None."""
+    integrity = meta.get(INTEGRITY_KEY)
+    if not isinstance(integrity, dict) or not isinstance(integrity.get("sha256"), dict):
+        return "no checksums recorded"
+    expected = integrity["sha256"]
+    if set(expected) != set(arrays):
+        return f"arrays {sorted(arrays)} but checksums for {sorted(expected)}"
+    changed = sorted(name for name, array in arrays.items() if array_sha256(array) != expected[name])
+    if changed:
+        return f"{', '.join(changed)} differ from their checksums"
+    found = ROW_COUNTS[kind](arrays)
+    if found != rows or integrity.get("rows") != rows:
+        return f"holds {found} images, {rows} asked for"
+    return None

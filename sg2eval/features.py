@@ -96,7 +96,7 @@ class _Job:
         """The stored ``kind`` arrays of this job (read by rank 0, sent to every rank); None on a miss or when
         the job is not cacheable."""
         key = self.key
-        entry = self.cache.load(kind, key) if key is not None and is_main() else None
+        entry = self.cache.load(kind, key, self.num) if key is not None and is_main() else None
         return broadcast(entry[0] if entry is not None else None)
 
     def save(self, kind: str, arrays: Callable[[], dict[str, np.ndarray]]) -> dict[str, Any]:

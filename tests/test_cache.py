@@ -62,13 +62,15 @@ def test_cache_store_misses_corrupt_and_disabled(tmp_path: Path, monkeypatch: py
     monkeypatch.setenv("SG2EVAL_CACHE", str(tmp_path / "root"))
     assert default_cache_dir() == tmp_path / "root"
     store = FeatureCache()
-    assert store.load("features", "ab" * 32) is None
+    assert store.load("features", "ab" * 32, 2) is None
     path = store.save("features", "ab" * 32, {"features": np.ones((2, 2))}, {"k": "v"})
     assert path == tmp_path / "root" / "features" / "ab" / f"{'ab' * 32}.npz"
-    entry = store.load("features", "ab" * 32)
-    assert entry is not None and entry[1] == {"k": "v"}
+    entry = store.load("features", "ab" * 32, 2)
+    assert entry is not None and entry[1]["k"] == "v" and entry[1]["integrity"]["rows"] == 2
     path.write_bytes(b"garbage")
-    assert store.load("features", "ab" * 32) is None  # a corrupt entry is a miss, not a crash
+    with pytest.warns(UserWarning, match="not usable .unreadable"):
+        assert store.load("features", "ab" * 32, 2) is None  # a corrupt entry is a miss, not a crash
+    assert not path.exists()
     off = FeatureCache(tmp_path / "off", enabled=False)
     assert off.save("features", "cd" * 32, {"features": np.ones(1)}, {}) is None
     assert not (tmp_path / "off").exists()
@@ -103,6 +105,64 @@ def test_extraction_hits_and_invalidates(tmp_path: Path, folder: Path, weights: 
     # Other weights: other key.
     other = get_detector("inception-v3-tf", str(write_nvidia_inception_torchscript(tmp_path / "o.pt", 1)))
     assert extract_features(open_source(folder), other, cache=store).provenance["cache"]["status"] == "miss"
+
+
+def _spoil(path: Path, how: str, store: FeatureCache) -> None:
+    """Damage the features entry at ``path`` (12 rows) as ``how`` says."""
+    arrays, meta = read_npz(path)
+    features = arrays["features"]
+    if how == "edited":  # values changed, checksums kept
+        write_npz(path, {"features": features * 2}, meta)
+    elif how == "short":  # fewer rows with consistent checksums, stored under the 12-row key
+        store.save("features", path.stem, {"features": features[:5]}, meta)
+    elif how == "zero-byte":
+        path.write_bytes(b"")
+    elif how == "unchecked":  # an entry without checksums (written by an older sg2eval)
+        write_npz(path, arrays, {k: v for k, v in meta.items() if k != "integrity"})
+
+
+@pytest.mark.parametrize(
+    ("how", "problem"),
+    [
+        ("edited", "features differ from their checksums"),
+        ("short", "holds 5 images, 12 asked for"),
+        ("zero-byte", "unreadable"),
+        ("unchecked", "no checksums recorded"),
+    ],
+)
+def test_bad_cache_entries_are_recomputed_and_replaced(
+    tmp_path: Path, weights: Path, how: str, problem: str
+) -> None:
+    rng = np.random.default_rng(1)
+    images = tmp_path / "twelve"
+    images.mkdir()
+    for i in range(12):
+        PIL.Image.fromarray(rng.integers(0, 256, (12, 12, 3), dtype=np.uint8)).save(images / f"{i:02d}.png")
+    detector = get_detector("inception-v3-tf", str(weights))
+    store = FeatureCache(tmp_path / "cache")
+    fresh = extract_features(open_source(images), detector, cache=store)
+    path = Path(fresh.provenance["cache"]["path"])
+    _spoil(path, how, store)
+    with pytest.warns(UserWarning, match=f"{path.name} is not usable .{problem}.*recomputing it"):
+        again = extract_features(open_source(images), detector, cache=store)
+    assert again.provenance["cache"]["status"] == "miss"
+    np.testing.assert_array_equal(again.features, fresh.features)
+    # The recomputed entry replaced the bad one: the next run is a plain hit, as are moments from it.
+    assert extract_features(open_source(images), detector, cache=store).provenance["cache"]["status"] == "hit"
+    moments = extract_moments(open_source(images), detector, cache=store)
+    assert moments.provenance["cache"]["status"] == "hit (features)"
+
+
+def test_edited_moments_entry_is_not_used(tmp_path: Path, folder: Path, weights: Path) -> None:
+    detector = get_detector("inception-v3-tf", str(weights))
+    store = FeatureCache(tmp_path / "cache")
+    fresh = extract_moments(open_source(folder), detector, cache=store)
+    path = Path(fresh.provenance["cache"]["path"])
+    arrays, meta = read_npz(path)
+    write_npz(path, {**arrays, "num": np.asarray(5, dtype=np.int64)}, meta)
+    with pytest.warns(UserWarning, match="num differ from their checksums"):
+        again = extract_moments(open_source(folder), detector, cache=store)
+    assert again.provenance["cache"]["status"] == "miss" and again.moments.num == 6
 
 
 def test_moments_stream_and_cache(tmp_path: Path, folder: Path, weights: Path) -> None:

@@ -327,3 +327,69 @@ def test_per_attribute_training_writes_one_file_each_and_cli(shapes_zip, tmp_pat
     assert all(0.0 <= a["held_out_accuracy"] <= 1.0 for a in manifest["attributes"])
     info = CliRunner().invoke(cli, ["classifiers", "info", str(out)])
     assert info.exit_code == 0 and "left" in info.output and "held_out_accuracy" in info.output
+
+
+# ---------------------------------------------------------------------------------------------------------
+# Replacing a set: whole or not at all; files checked against the manifest on load.
+
+TINY = TrainConfig(total_images=8, channel_base=64, channel_max=16, attributes=("left", "top"))
+
+
+def _files(folder) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(folder.iterdir())}
+
+
+def test_interrupted_training_leaves_the_previous_set_intact(shapes_zip, tmp_path, monkeypatch) -> None:
+    import os
+
+    from sg2eval.classifiers import train as train_module
+
+    out = tmp_path / "set"
+    train_classifiers(shapes_zip, out, config=TINY)
+    before = _files(out)
+    stale = tmp_path / ".set.killed.tmp"  # what a killed run leaves: a staging folder of an older process
+    stale.mkdir()
+    (stale / "00-left.sg2").write_bytes(b"half")
+    os.utime(stale, (0, 0))
+    fit, calls = train_module._fit, []
+
+    def interrupted(*args, **kwargs) -> None:
+        calls.append(1)
+        if len(calls) == 2:  # the first network is trained and saved, the second never finishes
+            raise KeyboardInterrupt
+        fit(*args, **kwargs)
+
+    monkeypatch.setattr(train_module, "_fit", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        train_classifiers(shapes_zip, out, config=TrainConfig(**{**TINY.__dict__, "seed": 1}))
+    assert len(calls) == 2 and _files(out) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["set"]  # no staging left, the stale one cleaned
+    assert load_classifier_set(out).names == ["left", "top"]
+    # A complete run replaces the set whole: files of the old set that the new one lacks go with it.
+    monkeypatch.undo()
+    train_classifiers(shapes_zip, out, config=TrainConfig(**{**TINY.__dict__, "attributes": ("left",)}))
+    assert sorted(_files(out)) == ["00-left.sg2", "manifest.json"] and _files(out) != before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["set"]
+
+
+def test_altered_or_mixed_set_is_refused_on_load(shapes_zip, tmp_path) -> None:
+    out = tmp_path / "set"
+    train_classifiers(shapes_zip, out, config=TINY)
+    data = bytearray((out / "01-top.sg2").read_bytes())
+    data[-20] ^= 1
+    (out / "01-top.sg2").write_bytes(bytes(data))
+    with pytest.raises(Sg2evalError, match=r"01-top.sg2 has SHA-256 .* manifest.json records .* mixed"):
+        load_classifier_set(out)
+    manifest = json.loads((out / "manifest.json").read_text())
+    manifest["attributes"][1]["sha256"] = ""
+    (out / "manifest.json").write_text(json.dumps(manifest))
+    with pytest.raises(Sg2evalError, match="records no sha256 for 01-top.sg2"):
+        load_classifier_set(out)
+
+
+def test_training_refuses_a_folder_that_is_not_a_set(shapes_zip, tmp_path) -> None:
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "notes.txt").write_text("keep me")
+    with pytest.raises(Sg2evalError, match="holds files but no manifest.json"):
+        train_classifiers(shapes_zip, tmp_path / "mine", config=TINY)
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -246,6 +247,23 @@ def test_report_assembly_seed_averaging_and_resumption(toy: dict[str, Path]) -> 
         overrides={"batch_size": 7},
     )
     assert scaled.computed == 4 and scaled.table()["fid"][0] == pytest.approx(2 * (3 + 768 + 1.5))
+
+
+def test_network_replaced_with_same_size_and_mtime_is_recomputed(toy: dict[str, Path]) -> None:
+    counting = Counting()
+    manifest = load_manifest(toy["manifest"])
+    store = CellStore(toy["root"] / "cells")
+    first = run_report(manifest, seeds=1, rows=["A/*"], store=store, registry=counting.registry())
+    network = toy["root"] / "a.pkl"
+    before = network.stat()
+    network.write_bytes(bytes([9, 0]))  # same size; the old modification time is put back
+    os.utime(network, ns=(before.st_atime_ns, before.st_mtime_ns))
+    assert (network.stat().st_size, network.stat().st_mtime_ns) == (before.st_size, before.st_mtime_ns)
+    again = run_report(manifest, seeds=1, rows=["A/*"], store=store, registry=counting.registry())
+    assert again.computed == 3 and again.reused == 0
+    assert first.table()["fid"][0] == pytest.approx(3 + 384)
+    assert again.table()["fid"][0] == pytest.approx(9 + 384)
+    assert again.rows[0].network_sha256 == file_sha256(network) != first.rows[0].network_sha256
 
 
 def test_interrupted_run_keeps_finished_cells(toy: dict[str, Path]) -> None:

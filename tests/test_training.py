@@ -9,6 +9,8 @@ from __future__ import annotations
 import copy
 import json
 import math
+import os
+import time
 from pathlib import Path
 from typing import Any
 
@@ -207,6 +209,56 @@ def test_crash_mid_checkpoint_keeps_previous(
     assert not list((tmp_path / "run").glob(".*.tmp"))  # no temporary left behind
     resumed = Trainer(options(shapes_zip, tmp_path / "other", resume=str(tmp_path / "run")))
     assert resumed.cur_nimg == 8
+
+
+def test_run_failing_before_its_first_snapshot_leaves_nothing(
+    shapes_zip: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def out_of_memory(self: Trainer) -> None:
+        raise RuntimeError("CUDA out of memory")
+
+    monkeypatch.setattr(Trainer, "train_step", out_of_memory)
+    with pytest.raises(RuntimeError, match="out of memory"):
+        Trainer(options(shapes_zip, tmp_path / "new")).run()
+    assert not (tmp_path / "new").exists()
+    mine = tmp_path / "mine"  # a folder that was there: only what the run added goes
+    mine.mkdir()
+    (mine / "notes.txt").write_text("keep")
+    with pytest.raises(RuntimeError, match="out of memory"):
+        Trainer(options(shapes_zip, mine)).run()
+    assert sorted(p.name for p in mine.iterdir()) == ["notes.txt"]
+
+
+def test_resume_after_a_kill_logs_each_tick_once_and_cleans_stale_temporaries(
+    shapes_zip: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run = tmp_path / "run"
+    common = {"kimg": 0.040, "snapshot_kimg": 0.016, "tick_kimg": 0.008}
+    step = Trainer.train_step
+
+    def killed_at_step_3(self: Trainer) -> dict[str, float]:
+        if self.step == 3:  # after the snapshot at 16 images and the tick at 24
+            raise KeyboardInterrupt
+        return step(self)
+
+    monkeypatch.setattr(Trainer, "train_step", killed_at_step_3)
+    with pytest.raises(KeyboardInterrupt):
+        Trainer(options(shapes_zip, run, **common)).run()
+    monkeypatch.undo()
+    assert ckpt.find_checkpoint(run).nimg == 16  # a run with a snapshot is kept
+    with open(run / "log.jsonl", "a") as handle:
+        handle.write('{"event": "tick", "kimg": 0.03')  # a line cut short by the kill
+    stale = run / ".network-snapshot-000000k032.sg2.x1y2z3.tmp"
+    stale.write_bytes(b"half a network")
+    os.utime(stale, (time.time() - 3600, time.time() - 3600))
+    fresh = run / ".checkpoint.json.a1b2c3.tmp"  # newer than this process: possibly someone's, kept
+    fresh.write_bytes(b"")
+    os.utime(fresh, (time.time() + 60, time.time() + 60))
+    Trainer(options(shapes_zip, run, resume=str(run), **common)).run()
+    events = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
+    assert [e["kimg"] for e in events if e["event"] == "tick"] == [0.008, 0.016, 0.024, 0.032, 0.040]
+    assert [e["kimg"] for e in events if e["event"] == "snapshot"] == [0.016, 0.032, 0.040]
+    assert not stale.exists() and fresh.exists()
 
 
 def test_resume_from_network_file_loads_weights_only(shapes_zip: str, tmp_path: Path) -> None:

@@ -6,15 +6,16 @@ metric name, its options and the seed. A finished cell is one JSON file ``<root>
 written atomically (temporary name, then rename), so an interrupted report leaves whole cells only and the
 next run computes just the missing ones.
 
-Hashing a dataset reads every image, so the hashes are memoized in ``<root>/hashes.json`` by a stat
-signature (path, sizes and modification times of the file, or of every file under a folder).
+The hashes are computed from the bytes on every run (:class:`ContentHashes`), never looked up by path,
+size or modification time: a network or dataset replaced by another of the same size and mtime gets its own
+hash, so its cells are computed afresh and the table records the new file's SHA-256.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -94,39 +95,22 @@ class CellStore:
         return path
 
 
-def stat_signature(path: Path) -> str:
-    """SHA-256 of the path and the (name, size, mtime) of the file, or of every file under the folder."""
-    resolved = path.resolve()
-    digest = hashlib.sha256(str(resolved).encode())
-    files = sorted(p for p in resolved.rglob("*") if p.is_file()) if resolved.is_dir() else [resolved]
-    for file in files:
-        stat = file.stat()
-        digest.update(f"{file.relative_to(resolved.parent)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()
+class ContentHashes:
+    """Content hashes of the files and datasets one report run reads, each computed once per run from its
+    bytes (a network shared by several rows, or a detector file used by every cell, is read once)."""
 
+    def __init__(self) -> None:
+        self._known: dict[tuple[str, Path], str] = {}
 
-class HashMemo:
-    """Content hashes of files and datasets, remembered by :func:`stat_signature`."""
-
-    def __init__(self, path: str | os.PathLike[str]) -> None:
-        self.path = Path(path)
-        self._known: dict[str, str] = {}
-        if self.path.is_file():
-            try:
-                self._known = dict(json.loads(self.path.read_text(encoding="utf-8")))
-            except (OSError, ValueError):
-                self._known = {}
-
-    def _remember(self, kind: str, path: Path, compute: Any) -> str:
-        signature = f"{kind}:{stat_signature(path)}"
-        if signature not in self._known:
-            self._known[signature] = compute()
-            write_json(self.path, self._known)
-        return self._known[signature]
+    def _once(self, kind: str, path: Path, compute: Callable[[], str]) -> str:
+        key = (kind, path.resolve())
+        if key not in self._known:
+            self._known[key] = compute()
+        return self._known[key]
 
     def file(self, path: Path) -> str:
         """SHA-256 of a file's bytes (network files, detector weights)."""
-        return self._remember("file", path, lambda: sha256_file(path))
+        return self._once("file", path, lambda: sha256_file(path))
 
     def dataset(self, path: Path) -> str:
         """The image source's content hash (all of its images)."""
@@ -140,4 +124,4 @@ class HashMemo:
                 )
             return source.content_hash()
 
-        return self._remember("dataset", path, compute)
+        return self._once("dataset", path, compute)

@@ -21,7 +21,7 @@ import pandas as pd
 from sg2eval.errors import Sg2evalError
 from sg2eval.naming import Naming, naming
 from sg2eval.progress import progress_bar
-from sg2reports.cells import CellKey, CellRecord, CellStore, HashMemo
+from sg2reports.cells import CellKey, CellRecord, CellStore, ContentHashes
 from sg2reports.manifest import Manifest, RowEntry
 from sg2reports.metrics import RUN_ONLY_OPTIONS, Registry, default_registry, split_output
 from sg2reports.paper_values import find_paper_values, load_paper_table, published_values
@@ -106,7 +106,7 @@ class Report:
         return pd.DataFrame(lines)
 
 
-def _key_options(options: Mapping[str, Any], memo: HashMemo) -> dict[str, Any]:
+def _key_options(options: Mapping[str, Any], memo: ContentHashes) -> dict[str, Any]:
     """The options that decide values; weight files replaced by their SHA-256 (changed file, new key)."""
     keyed: dict[str, Any] = {}
     for name, value in sorted(options.items()):
@@ -160,7 +160,7 @@ class _Run:
     ) -> None:
         self.manifest, self.seeds, self.store, self.registry = manifest, seeds, store, registry
         self.overrides = dict(overrides)
-        self.memo = HashMemo(store.root / "hashes.json")
+        self.memo = ContentHashes()
         self.problems: list[RowProblem] = []
         self.computed = self.reused = 0
         missing = [m for m in manifest.table.metrics if m not in registry]

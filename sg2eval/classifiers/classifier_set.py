@@ -9,9 +9,10 @@ Manifest (written by :func:`write_manifest`)::
      "training": {...}, "dataset": {...}}
 
 ``file`` is an ``.sg2`` network file (its ``D`` is the classifier; ``output`` picks the logit column, so one
-multi-head file may serve several attributes) or an official TF pickle. A folder holding the official
-``celebahq-classifier-NN-<attribute>.pkl`` files needs no manifest: it is read as the 40 (or fewer) official
-classifiers at 256x256, in index order.
+multi-head file may serve several attributes) or an official TF pickle. Loading checks every file against its
+``sha256`` and refuses a set whose files differ (mixed by an interrupted run or altered). A folder holding the
+official ``celebahq-classifier-NN-<attribute>.pkl`` files needs no manifest: it is read as the 40 (or fewer)
+official classifiers at 256x256, in index order.
 """
 
 from __future__ import annotations
@@ -171,6 +172,23 @@ def _load_network_file(path: Path) -> nn.Module:
     return bundle.D
 
 
+def _check_file_hash(manifest: Path, path: Path, expected: str) -> None:
+    """Refuse a classifier file whose SHA-256 is not the one ``manifest`` records for it."""
+    if not path.is_file():
+        raise Sg2evalError(f"classifier file {path} is missing; {manifest} lists it")
+    if not expected:
+        raise Sg2evalError(
+            f"{manifest} records no sha256 for {path.name}; write the manifest with write_manifest or "
+            "'sg2eval classifiers train'"
+        )
+    found = sha256_file(path)
+    if found != expected.lower():
+        raise Sg2evalError(
+            f"classifier file {path} has SHA-256 {found[:16]}... but {manifest.name} records "
+            f"{expected[:16]}...; the set is mixed or altered: train it again ('sg2eval classifiers train')"
+        )
+
+
 def _read_manifest(folder: Path, device: str | torch.device) -> ClassifierSet:
     import json
 
@@ -185,6 +203,8 @@ def _read_manifest(folder: Path, device: str | torch.device) -> ClassifierSet:
     entries = [
         ClassifierEntry(**{k: v for k, v in item.items() if k in fields}) for item in manifest["attributes"]
     ]
+    for entry in entries:
+        _check_file_hash(folder / MANIFEST, folder / entry.file, entry.sha256)
     networks = {e.file: _load_network_file(folder / e.file) for e in entries}
     extra = {k: v for k, v in manifest.items() if k in ("training", "dataset")}
     return ClassifierSet(

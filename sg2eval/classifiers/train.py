@@ -7,7 +7,9 @@ is the optimizer setting of the ProGAN/StyleGAN code base the classifiers were t
 
 A share of the dataset (``held_out``, chosen by the seed) is never trained on; the accuracy on it is written
 into the manifest beside each network. The output folder is a classifier set (see
-:mod:`sg2eval.classifiers.classifier_set`) that ``sg2eval separability --classifiers DIR`` reads.
+:mod:`sg2eval.classifiers.classifier_set`) that ``sg2eval separability --classifiers DIR`` reads. The set is
+written into a temporary sibling folder and swapped in whole when complete, so an interrupted run leaves a set
+that was there before as it was (and no partial one).
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from sg2eval.classifiers.classifier_set import ClassifierEntry, write_manifest
+from sg2eval.classifiers.classifier_set import MANIFEST, ClassifierEntry, write_manifest
 from sg2eval.classifiers.model import build_attribute_network, images_to_classifier_range
 from sg2eval.errors import Sg2evalError
+from sg2model.core.files import atomic_folder, remove_stale_temporaries
 
 _PRELOAD_BYTES = 1 << 30  # decode the whole dataset up front when it fits in 1 GiB
 
@@ -131,6 +134,17 @@ def _accuracy(
     return correct / len(idx)
 
 
+def _check_output(folder: Path) -> None:
+    """``folder`` may be new, empty or a classifier set (which training replaces whole), nothing else."""
+    if folder.exists() and not folder.is_dir():
+        raise Sg2evalError(f"--out {folder} is a file; give a folder for the classifier set")
+    if folder.is_dir() and any(folder.iterdir()) and not (folder / MANIFEST).is_file():
+        raise Sg2evalError(
+            f"--out {folder} holds files but no {MANIFEST}; give a new or empty folder, or a classifier set "
+            "to replace"
+        )
+
+
 def train_classifiers(
     data: str | os.PathLike[str],
     out: str | os.PathLike[str],
@@ -145,6 +159,9 @@ def train_classifiers(
 
     start = time.perf_counter()
     device = torch.device(device)
+    folder = Path(out)
+    _check_output(folder)
+    remove_stale_temporaries(folder.parent, folder.name)
     dataset = LabelledDataset(data, labels)
     names = list(config.attributes) if config.attributes else dataset.attribute_names
     unknown = sorted(set(names) - set(dataset.attribute_names))
@@ -155,8 +172,6 @@ def train_classifiers(
     table = dataset.attributes[names].to_numpy().astype(np.int64)  # [N, A]
     train_idx, held_idx = _split(len(dataset), config.held_out, config.seed)
     images = _Images(dataset)
-    folder = Path(out)
-    folder.mkdir(parents=True, exist_ok=True)
     build: dict[str, Any] = {
         "resolution": dataset.resolution,
         "img_channels": dataset.channels,
@@ -172,45 +187,48 @@ def train_classifiers(
     )
     entries: list[ClassifierEntry] = []
     accuracy: dict[str, float] = {}
-    for group_index, (file, columns) in enumerate(groups):
-        torch.manual_seed(config.seed * 1000 + group_index)
-        net = build_attribute_network(out_features=len(columns), **build).to(device)
-        what = names[columns[0]] if len(columns) == 1 else f"{len(columns)} attributes"
-        _fit(
-            net,
-            images,
-            table[:, columns],
-            train_idx,
-            config,
-            config.seed * 1000 + group_index,
-            device,
-            f"train {what}",
-            progress,
+    with atomic_folder(folder) as staging:
+        for group_index, (file, columns) in enumerate(groups):
+            torch.manual_seed(config.seed * 1000 + group_index)
+            net = build_attribute_network(out_features=len(columns), **build).to(device)
+            what = names[columns[0]] if len(columns) == 1 else f"{len(columns)} attributes"
+            _fit(
+                net,
+                images,
+                table[:, columns],
+                train_idx,
+                config,
+                config.seed * 1000 + group_index,
+                device,
+                f"train {what}",
+                progress,
+            )
+            acc = _accuracy(net, images, table[:, columns], held_idx, config.eval_batch, device)
+            meta = {
+                "kind": "attribute-classifier",
+                "attributes": [names[c] for c in columns],
+                "held_out_accuracy": acc.tolist(),
+            }
+            save_network(staging / file, D=net.cpu(), **meta)
+            for out_col, c in enumerate(columns):
+                accuracy[names[c]] = float(acc[out_col])
+                entries.append(
+                    ClassifierEntry(names[c], file, out_col, held_out_accuracy=float(acc[out_col]))
+                )
+        entries.sort(key=lambda e: names.index(e.name))
+        write_manifest(
+            staging,
+            entries,
+            dataset.resolution,
+            dataset.channels,
+            training={
+                **asdict(config),
+                "device": str(device),
+                "num_train": len(train_idx),
+                "num_held_out": len(held_idx),
+            },
+            dataset=dataset.describe(),
         )
-        acc = _accuracy(net, images, table[:, columns], held_idx, config.eval_batch, device)
-        meta = {
-            "kind": "attribute-classifier",
-            "attributes": [names[c] for c in columns],
-            "held_out_accuracy": acc.tolist(),
-        }
-        save_network(folder / file, D=net.cpu(), **meta)
-        for out_col, c in enumerate(columns):
-            accuracy[names[c]] = float(acc[out_col])
-            entries.append(ClassifierEntry(names[c], file, out_col, held_out_accuracy=float(acc[out_col])))
-    entries.sort(key=lambda e: names.index(e.name))
-    write_manifest(
-        folder,
-        entries,
-        dataset.resolution,
-        dataset.channels,
-        training={
-            **asdict(config),
-            "device": str(device),
-            "num_train": len(train_idx),
-            "num_held_out": len(held_idx),
-        },
-        dataset=dataset.describe(),
-    )
     dataset.close()
     return TrainReport(
         folder=folder,

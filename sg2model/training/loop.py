@@ -26,6 +26,7 @@ import copy
 import dataclasses
 import os
 import random
+import shutil
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,7 +38,7 @@ import torch
 from sg2model.core import distributed as core_dist
 from sg2model.core.device import resolve_device
 from sg2model.core.errors import Sg2Error
-from sg2model.core.files import write_json
+from sg2model.core.files import remove_stale_temporaries, write_json
 from sg2model.core.images import save_image_grid, to_uint8
 from sg2model.networks import Discriminator, Generator
 from sg2model.training import checkpoint as ckpt
@@ -52,7 +53,7 @@ from sg2model.training.loss import (
     r1_penalty,
 )
 from sg2model.training.options import ResolvedSettings, TrainingOptions
-from sg2model.training.report import RunLog
+from sg2model.training.report import RunLog, rewind_log
 from sg2model.training.snapshot_metrics import MetricContext, check_metric_names, compute_metric
 from sg2model.training.spectral import apply_spectral_norm, has_spectral_norm, plain_copy
 
@@ -174,6 +175,7 @@ class Trainer:
         self.step = 0
         self.ema_beta = 0.5 ** (options.batch / (options.ema_kimg * 1000))
         self._stats = torch.zeros([len(STAT_NAMES), 2], dtype=torch.float64, device=self.device)
+        self._snapshots = 0  # checkpoints this run has written (a failure before the first leaves nothing)
         # Per-process seeds for anything outside the keyed streams (the loop itself draws nothing there).
         process_seed = options.seed * self.world.size + self.world.rank
         torch.manual_seed(process_seed)
@@ -415,22 +417,43 @@ class Trainer:
         return to_uint8(images).cpu().numpy()
 
     def run(self) -> Path:
-        """Train to ``kimg``: ticks, checkpoints, grids and metrics; returns the run directory."""
+        """Train to ``kimg``: ticks, checkpoints, grids and metrics; returns the run directory.
+
+        Start-up (rank 0) deletes temporaries that a killed process left in the run directory and drops the
+        log's events after the resumed checkpoint. A run that fails before its first snapshot leaves nothing:
+        the directory is deleted if this run created it, else the files this run added are.
+        """
+        run_dir = Path(self.options.out)
+        existing = set(os.listdir(run_dir)) if run_dir.is_dir() else None
+        try:
+            self._train(run_dir)
+        except BaseException:
+            if self.world.is_main and not self._snapshots:
+                _remove_added(run_dir, existing)
+            raise
+        return run_dir
+
+    def _start(self, run_dir: Path) -> RunLog:
+        """Rank 0's start-up: the run directory, options, stale temporaries, log, reals and initial grid."""
         options = self.options
-        run_dir = Path(options.out)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(run_dir)
+        rewind_log(run_dir, self.cur_nimg / 1000)
+        write_json(run_dir / "options.json", options.to_dict())
+        log = RunLog(run_dir, options.progress, options.kimg, self.cur_nimg / 1000)
+        cols = options.grid[0]
+        reals = self.data.read(np.arange(min(cols * options.grid[1], self.data.num_images)))
+        save_image_grid(reals, run_dir / "reals.png", cols)
+        if self.cur_nimg == 0:
+            save_image_grid(self.sample_grid(), run_dir / "fakes-init.png", cols)
+        return log
+
+    def _train(self, run_dir: Path) -> None:
+        options = self.options
         total_nimg = int(round(options.kimg * 1000))
         tick_nimg = max(int(options.tick_kimg * 1000), 1)
         snapshot_nimg = max(int(options.snapshot_kimg * 1000), 1)
-        log = None
-        if self.world.is_main:
-            run_dir.mkdir(parents=True, exist_ok=True)
-            write_json(run_dir / "options.json", options.to_dict())
-            log = RunLog(run_dir, options.progress, options.kimg, self.cur_nimg / 1000)
-            cols = options.grid[0]
-            reals = self.data.read(np.arange(min(cols * options.grid[1], self.data.num_images)))
-            save_image_grid(reals, run_dir / "reals.png", cols)
-            if self.cur_nimg == 0:
-                save_image_grid(self.sample_grid(), run_dir / "fakes-init.png", cols)
+        log = self._start(run_dir) if self.world.is_main else None
         next_tick = (self.cur_nimg // tick_nimg + 1) * tick_nimg
         next_snapshot = (self.cur_nimg // snapshot_nimg + 1) * snapshot_nimg
         tick_start, tick_nimg0 = time.perf_counter(), self.cur_nimg
@@ -466,12 +489,12 @@ class Trainer:
         finally:
             if log is not None:
                 log.close()
-        return run_dir
 
     def _snapshot(self, run_dir: Path, log: RunLog | None) -> None:
         """Checkpoint, sample grid (rank 0) and snapshot metrics: every process computes its share of each
         metric (the evaluation layer shards them, as stylegan2-ada-pytorch does); rank 0 logs them."""
         checkpoint = self.save_checkpoint(run_dir)  # written and visible to every process
+        self._snapshots += 1
         if log is not None:
             tag = ckpt.snapshot_tag(self.cur_nimg)
             save_image_grid(self.sample_grid(), run_dir / f"fakes-{tag}.png", self.options.grid[0])
@@ -497,6 +520,21 @@ class Trainer:
                     }
                 )
         core_dist.barrier(self.world)
+
+
+def _remove_added(run_dir: Path, existing: set[str] | None) -> None:
+    """Delete what a failed run added to ``run_dir``: all of it if the run created it (``existing`` None),
+    else the entries not in ``existing``."""
+    if existing is None:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return
+    added = set(os.listdir(run_dir)) - existing
+    for name in sorted(added):
+        path = run_dir / name
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
 
 
 def _stream_phase(phase: Phase) -> str:

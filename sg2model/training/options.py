@@ -169,9 +169,7 @@ class TrainingOptions:
                 _positive(f"--{name.replace('_', '-')}", value)
         gpus = self.gpus or 1
         if self.batch % gpus:
-            raise Sg2Error(
-                f"--batch {self.batch} is not divisible by --gpus {gpus}; use a multiple of it"
-            )
+            raise Sg2Error(f"--batch {self.batch} is not divisible by --gpus {gpus}; use a multiple of it")
         per_gpu = self.batch // gpus
         if self.batch_gpu is not None and per_gpu % self.batch_gpu:
             raise Sg2Error(

@@ -2,11 +2,13 @@
 
 ``log.jsonl`` gets one JSON object per line: ``{"event": "tick", "kimg", "step", "sec_per_kimg", losses...}``
 every tick, ``{"event": "metric", "kimg", "metric", "values", ...}`` per snapshot metric, and
-``{"event": "snapshot", ...}`` per checkpoint. On a terminal the live display (rich) shows the recent ticks
-and the latest metric values; elsewhere (``sg2eval train > log``) each tick and metric is one plain line on
-standard output, ``train: 12 / 100 kimg, 40 s, ETA 5 min, G_loss 1.2, D_loss 0.8`` and
-``train: fid50k at 12 kimg: fid 35.2`` (sg2model/core/progress_lines.py). ``progress=False`` shows neither.
-Sample grids are written with :func:`sg2model.core.images.save_image_grid`.
+``{"event": "snapshot", ...}`` per checkpoint. A run that resumes in its own folder first drops the events
+after the checkpoint it resumes from (:func:`rewind_log`), so a tick logged before a kill and run again after
+the resume appears once. On a terminal the live display (rich) shows the recent ticks and the latest metric
+values; elsewhere (``sg2eval train > log``) each tick and metric is one plain line on standard output,
+``train: 12 / 100 kimg, 40 s, ETA 5 min, G_loss 1.2, D_loss 0.8`` and ``train: fid50k at 12 kimg: fid 35.2``
+(sg2model/core/progress_lines.py). ``progress=False`` shows neither. Sample grids are written with
+:func:`sg2model.core.images.save_image_grid`.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
+from sg2model.core.files import atomic_open
 from sg2model.core.progress_lines import progress_line
 
 LOG_NAME = "log.jsonl"
@@ -77,6 +80,29 @@ class RunLog:
     def close(self) -> None:
         if self.live is not None:
             self.live.stop()
+
+
+def rewind_log(run_dir: Path, kimg: float) -> int:
+    """Keep only the events of ``log.jsonl`` up to ``kimg`` (a partial last line of a killed run goes too);
+    returns how many lines were dropped."""
+    path = run_dir / LOG_NAME
+    if not path.is_file():
+        return 0
+    lines = path.read_text().splitlines()
+    kept = [line for line in lines if _kimg(line) <= kimg]
+    if len(kept) < len(lines):
+        with atomic_open(path) as handle:
+            handle.writelines(line + "\n" for line in kept)
+    return len(lines) - len(kept)
+
+
+def _kimg(line: str) -> float:
+    """An event line's ``kimg``; infinite for a line that is not a whole event."""
+    try:
+        event = json.loads(line)
+        return float(event["kimg"])
+    except (ValueError, KeyError, TypeError):
+        return float("inf")
 
 
 def _cell(value: Any) -> str:
