@@ -32,12 +32,8 @@ from sg2model.configs import (
     replace_fields,
 )
 from sg2model.core.errors import Sg2Error
-from sg2model.io.restricted_unpickler import (
-    CONTAINER_GLOBALS,
-    NUMPY_SCALAR_GLOBALS,
-    TENSOR_GLOBALS,
-    RestrictedUnpickler,
-)
+from sg2model.io.pickled_tensors import TENSOR_GLOBALS
+from sg2model.io.restricted_unpickler import CONTAINER_GLOBALS, NUMPY_SCALAR_GLOBALS, RestrictedUnpickler
 from sg2model.networks import Discriminator, Generator
 
 PERSISTENCE_GLOBAL = ("torch_utils.persistence", "_reconstruct_persistent_obj")
