@@ -76,7 +76,8 @@ def stream(value: Any, protocol: int = 3) -> bytes:
 def legacy_storage_bytes(main: Any, keys: list[str], raw: bytes = b"") -> bytes:
     """What ``torch.save(storage, _use_new_zipfile_serialization=False)`` writes, with a chosen main pickle
     (``main``), storage keys and raw storage records."""
-    sys_info = {"protocol_version": 1001, "little_endian": True, "type_sizes": {"short": 2, "int": 4, "long": 4}}
+    type_sizes = {"short": 2, "int": 4, "long": 4}
+    sys_info = {"protocol_version": 1001, "little_endian": True, "type_sizes": type_sizes}
     return (
         pickle.dumps(0x1950A86A20F9469CFC6C, protocol=2)
         + pickle.dumps(1001, protocol=2)
@@ -155,12 +156,14 @@ def torch_function_called_with_file_arguments(path: Path) -> Path:
 
 
 # Attack 2: arrays over raw bytes.
-def tf_network(variables: Any, static_kwargs: dict[str, Any] | None = None) -> Raw:
+def tf_network(
+    variables: Any, static_kwargs: dict[str, Any] | None = None, func: str = "G_synthesis_stylegan2"
+) -> Raw:
     state = {
         "version": 4,
-        "name": "G_synthesis",
+        "name": func,
         "build_module_src": "",
-        "build_func_name": "G_main",
+        "build_func_name": func,
         "static_kwargs": static_kwargs or {},
         "components": {},
         "variables": variables,
@@ -193,6 +196,14 @@ def huge_sg2(path: Path) -> Path:
     return path
 
 
+def huge_sg2_within_limits(path: Path) -> Path:
+    """An ``.sg2`` whose every number is within the limits but whose generator needs ~3e10 weights."""
+    spec = {"kind": "generator", "img_resolution": 1024, "z_dim": 1 << 16, "w_dim": 1 << 16}
+    metadata = {"format": "sg2model-network", "format_version": "1", "networks": json.dumps({"G": spec})}
+    save_file({"G.x": torch.zeros(4)}, str(path), metadata=metadata)
+    return path
+
+
 def sg2_with_metadata(path: Path, **metadata: str) -> Path:
     save_file({"G.x": torch.zeros(1)}, str(path), metadata=metadata)
     return path
@@ -221,7 +232,7 @@ def huge_tensor_ada_pickle(path: Path) -> Path:
 def huge_tf_kwargs(path: Path) -> Path:
     """A StyleGAN2 TF G whose kwargs claim resolution 2**20 and 2**20 feature maps, with no variables."""
     kwargs = {"resolution": 1 << 20, "fmap_base": 1 << 30, "fmap_max": 1 << 20, "latent_size": 1 << 20}
-    mapping = tf_network([], {"mapping_layers": 10**6, "dlatent_size": 1 << 20})
+    mapping = tf_network([], {"mapping_layers": 10**6, "dlatent_size": 1 << 20}, "G_mapping")
     synthesis = tf_network([], kwargs)
     g_state = {
         "version": 4,
