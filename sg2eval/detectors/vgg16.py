@@ -19,6 +19,7 @@ Two detectors, which are *not* the same network weights, so results record which
 from __future__ import annotations
 
 import os
+from typing import Any
 
 import torch
 import torchvision
@@ -26,7 +27,7 @@ import torchvision
 from sg2eval.detectors.base import Detector, tf1_resize_bilinear
 from sg2eval.detectors.torchscript import TorchScriptDetector
 from sg2eval.errors import Sg2evalError
-from sg2eval.weights import WeightsFile, find_weights, sniff_format
+from sg2eval.weights import WeightsFile, find_weights, load_state_file, sniff_format
 
 INPUT_SIZE = 224
 FEATURE_DIM = 4096
@@ -37,7 +38,7 @@ TV_PREPROCESS_ID = "tf1-bilinear-224,imagenet-mean-std,fc2-relu"
 
 def load_torchvision_vgg16(path: str) -> torchvision.models.VGG:
     """torchvision's VGG16 with the weights of a ``vgg16-397923af.pth``-layout state dict (strict)."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state: Any = load_state_file(path, "torchvision VGG16 state dict")
     with torch.device("meta"):
         net = torchvision.models.vgg16(weights=None)
     try:
