@@ -32,6 +32,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import os
+import pickle
 import tempfile
 import urllib.request
 import warnings
@@ -383,14 +384,67 @@ def find_weights(
         raise Sg2evalError(missing_message(kinds[:1], reason, passable)) from error
 
 
+# What torch raises for a damaged, truncated or crafted weight file (pickle.UnpicklingError is a subclass of
+# Exception raised for refused globals under weights_only=True).
+DAMAGED_WEIGHTS_ERRORS: tuple[type[BaseException], ...] = (
+    pickle.UnpicklingError,
+    RuntimeError,
+    EOFError,
+    OSError,
+    ValueError,
+    TypeError,
+    KeyError,
+    AttributeError,
+    IndexError,
+    MemoryError,
+    zipfile.BadZipFile,
+)
+
+
+def _first_line(error: BaseException) -> str:
+    lines = [line.strip() for line in str(error).splitlines() if line.strip()]
+    return lines[0][:200] if lines else type(error).__name__
+
+
+def load_state_file(path: str | os.PathLike[str], what: str) -> object:
+    """``torch.load(path, weights_only=True)`` (tensors and containers only, no code runs) of a weight file;
+    a damaged or crafted file raises one :class:`Sg2evalError` line naming ``what`` was expected."""
+    import torch
+
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except DAMAGED_WEIGHTS_ERRORS as error:
+        raise Sg2evalError(
+            f"{path} is not a readable {what} (torch: {_first_line(error)}); pass the official file"
+        ) from error
+
+
+def load_torchscript_file(path: str | os.PathLike[str], device: object) -> object:
+    """``torch.jit.load`` of a TorchScript archive; a damaged or crafted archive raises one line."""
+    import torch
+
+    with warnings.catch_warnings():  # the official detectors exist only as TorchScript; no other way to load
+        warnings.filterwarnings("ignore", message=r"`torch\.jit\.load` is deprecated", category=FutureWarning)
+        try:
+            return torch.jit.load(str(path), map_location=device)
+        except DAMAGED_WEIGHTS_ERRORS as error:
+            raise Sg2evalError(
+                f"{path} is not a loadable TorchScript archive (torch: {_first_line(error)}); "
+                "save the detector with torch.jit.save"
+            ) from error
+
+
 def sniff_format(path: str | os.PathLike[str]) -> str:
     """``'torchscript'``, ``'torch-zip'`` (a ``torch.save`` archive), ``'pickle'`` or ``'unknown'``, from
     the bytes: TorchScript archives hold ``constants.pkl`` and a ``code/`` folder; ``torch.save`` archives
     hold ``data.pkl`` without code; older ``torch.save`` files and TF pickles start with a pickle opcode."""
     file = Path(path)
     if zipfile.is_zipfile(file):
-        with zipfile.ZipFile(file) as archive:
-            names = archive.namelist()
+        try:
+            with zipfile.ZipFile(file) as archive:
+                names = archive.namelist()
+        except (zipfile.BadZipFile, OSError, ValueError) as error:
+            raise Sg2evalError(f"{file} is a damaged zip archive ({_first_line(error)})") from error
         if any(n.endswith("constants.pkl") or "/code/" in n for n in names):
             return "torchscript"
         if any(n.endswith("data.pkl") for n in names):

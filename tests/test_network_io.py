@@ -309,7 +309,7 @@ def test_malicious_pickles_are_refused(tmp_path: Path, payload: str) -> None:
         load_network(path)
     message = str(info.value)
     assert "\n" not in message and not marker.exists()
-    expected = {"system": "posix.system", "eval": "builtins.eval", "storage": "refused",
+    expected = {"system": "posix.system", "eval": "builtins.eval", "storage": "refuses",
                 "object-dtype": "dtype", "hooks": "carries hooks"}[payload]  # fmt: skip
     assert expected in message
 

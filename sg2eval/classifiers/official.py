@@ -48,6 +48,7 @@ OFFICIAL_ATTRIBUTES: tuple[str, ...] = (
 )  # fmt: skip
 OFFICIAL_FILE_PATTERN = re.compile(r"^celebahq-classifier-(\d\d)-(.+)\.pkl$")
 BUILD_FUNCTIONS = ("D_paper", "D_basic")
+MAX_BLUR_TAPS = 16  # the official files use [1, 2, 1]
 
 
 def official_file_name(index: int) -> str:
@@ -180,9 +181,16 @@ class OfficialClassifier(nn.Module):
 
 def load_official_classifier(path: str | os.PathLike[str]) -> OfficialClassifier:
     """Read one ``celebahq-classifier-*.pkl`` (or any ProGAN/StyleGAN-v1 ``D`` pickle) as a torch module."""
+    from sg2model.io.untrusted import reading_untrusted
+
+    with reading_untrusted(path, Sg2evalError):
+        return _official_classifier(Path(path))
+
+
+def _official_classifier(path: Path) -> OfficialClassifier:
     from sg2model.io.tf_pickle import read_tf_pickle
 
-    record = read_tf_pickle(Path(path)).D
+    record = read_tf_pickle(path).D
     if record is None:
         raise Sg2evalError(f"{path} holds no discriminator network; pass a celebahq-classifier-*.pkl file")
     if record.build_func_name not in BUILD_FUNCTIONS:
@@ -191,6 +199,8 @@ def load_official_classifier(path: str | os.PathLike[str]) -> OfficialClassifier
         )
     kwargs = record.static_kwargs
     blur = kwargs.get("blur_filter", [1, 2, 1]) if record.build_func_name == "D_basic" else None
+    if blur is not None and not (isinstance(blur, (list, tuple)) and 0 < len(blur) <= MAX_BLUR_TAPS):
+        raise Sg2evalError(f"{path} has a blur_filter of {blur!r:.40}; expected up to {MAX_BLUR_TAPS} taps")
     if int(kwargs.get("mbstd_group_size", 0) or 0) > 1:
         raise Sg2evalError(
             f"{path} uses minibatch std (group size {kwargs['mbstd_group_size']}); "

@@ -21,6 +21,7 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -29,7 +30,7 @@ from torch import nn
 from sg2eval.detectors.base import Detector, tf1_resize_bilinear
 from sg2eval.detectors.torchscript import load_torchscript
 from sg2eval.errors import Sg2evalError
-from sg2eval.weights import WeightsFile, find_weights, sniff_format
+from sg2eval.weights import WeightsFile, find_weights, load_state_file, sniff_format
 
 INPUT_SIZE = 299
 FEATURE_DIM = 2048
@@ -247,7 +248,7 @@ class InceptionV3TF(nn.Module):
 
 def load_inception_state_dict(path: str) -> InceptionV3TF:
     """Build :class:`InceptionV3TF` from a pytorch-fid-layout state dict (strict: every key must match)."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state: Any = load_state_file(path, "Inception state dict")
     if not isinstance(state, dict):
         raise Sg2evalError(
             f"{path} is not an Inception state dict; pass pt_inception-2015-12-05-6726825d.pth"

@@ -33,7 +33,7 @@ from sg2eval.detectors.torchscript import load_torchscript
 from sg2eval.detectors.vgg16 import load_torchvision_vgg16, vgg16_weights
 from sg2eval.errors import Sg2evalError
 from sg2eval.registry import Registry
-from sg2eval.weights import WeightsFile, find_weights, locate, sniff_format
+from sg2eval.weights import WeightsFile, find_weights, load_state_file, locate, sniff_format
 
 #: Indices in torchvision's ``vgg16.features`` of the ReLUs whose outputs LPIPS compares.
 LPIPS_TAPS = (3, 8, 15, 22, 29)
@@ -118,7 +118,7 @@ class LpipsVgg(PerceptualDistance):
         super().__init__((backbone, linear), device)
         trunk = load_torchvision_vgg16(str(backbone.path)).features[: LPIPS_TAPS[-1] + 1]
         self.trunk = trunk.to(self.device)
-        lin = torch.load(linear.path, map_location="cpu", weights_only=True)
+        lin: Any = load_state_file(linear.path, "lpips v0.1 vgg.pth")
         try:
             self.lin = [lin[f"lin{k}.model.1.weight"].to(self.device) for k in range(len(LPIPS_TAPS))]
         except KeyError as error:

@@ -7,7 +7,6 @@ published hash, so they are always recorded as unverified; their SHA-256 still e
 
 from __future__ import annotations
 
-import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -16,16 +15,15 @@ import torch
 
 from sg2eval.detectors.base import Detector
 from sg2eval.errors import Sg2evalError
-from sg2eval.weights import WeightsFile, file_sha256, sniff_format
+from sg2eval.weights import WeightsFile, file_sha256, load_torchscript_file, sniff_format
 
 
 def load_torchscript(path: str | Path, device: torch.device) -> torch.jit.ScriptModule:
     """``torch.jit.load`` onto ``device`` in eval mode, with a one-line error for non-TorchScript files."""
     if sniff_format(path) != "torchscript":
         raise Sg2evalError(f"{path} is not a TorchScript archive; save the detector with torch.jit.save")
-    with warnings.catch_warnings():  # the official detectors exist only as TorchScript; no other way to load
-        warnings.filterwarnings("ignore", message=r"`torch\.jit\.load` is deprecated", category=FutureWarning)
-        module = torch.jit.load(str(path), map_location=device)
+    module = load_torchscript_file(path, device)
+    assert isinstance(module, torch.jit.ScriptModule)
     return module.eval()
 
 

@@ -26,7 +26,7 @@ import torch
 from sg2eval.detectors.base import Detector, tf1_resize_bilinear
 from sg2eval.detectors.torchscript import TorchScriptDetector
 from sg2eval.errors import Sg2evalError
-from sg2eval.weights import WeightsFile, find_weights, sniff_format
+from sg2eval.weights import WeightsFile, find_weights, load_state_file, sniff_format
 
 INPUT_SIZE = 224
 FEATURE_DIM = 4096
@@ -57,7 +57,7 @@ def torchvision_models() -> Any:
 def load_torchvision_vgg16(path: str) -> torchvision.models.VGG:
     """torchvision's VGG16 with the weights of a ``vgg16-397923af.pth``-layout state dict (strict)."""
     models = torchvision_models()
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    state: Any = load_state_file(path, "torchvision VGG16 state dict")
     with torch.device("meta"):
         net = models.vgg16(weights=None)
     try:

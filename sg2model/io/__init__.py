@@ -3,7 +3,9 @@
 ``load_network`` sniffs the file: safetensors -> our format; a pickle naming ``torch_utils.persistence`` ->
 stylegan2-ada-pytorch (:mod:`sg2model.io.ada_pickle`); a pickle naming ``dnnlib.tflib`` -> the official
 TensorFlow format (``sg2model.io.tf_convert.read_tf_networks``, looked up in :data:`READERS`). Pickles are
-always read with a restricted unpickler that never runs code stored in the file.
+always read with a restricted unpickler that never runs code stored in the file; every size a file claims is
+checked against its bytes before memory is allocated (:mod:`sg2model.io.network_limits`), and a damaged file
+ends in one :class:`Sg2Error` line.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from torch import nn
 from sg2model.core.errors import Sg2Error
 from sg2model.core.files import sha256_file
 from sg2model.io.native import write_native
+from sg2model.io.untrusted import reading_untrusted
 
 Reader = Callable[[Path], tuple[dict[str, nn.Module], dict[str, Any]]]
 
@@ -98,7 +101,8 @@ def load_network(path: str | os.PathLike[str]) -> NetworkBundle:
             raise
         raise Sg2Error(f"{file} is a {kind} file, which this sg2model build cannot read yet") from exc
     reader: Reader = getattr(module, function)
-    networks, meta = reader(file)
+    with reading_untrusted(file):
+        networks, meta = reader(file)
     return NetworkBundle(
         G=networks.get("G"),
         D=networks.get("D"),

@@ -32,12 +32,9 @@ from sg2model.configs import (
     replace_fields,
 )
 from sg2model.core.errors import Sg2Error
-from sg2model.io.restricted_unpickler import (
-    CONTAINER_GLOBALS,
-    NUMPY_SCALAR_GLOBALS,
-    TENSOR_GLOBALS,
-    RestrictedUnpickler,
-)
+from sg2model.io.network_limits import build_for_file
+from sg2model.io.pickled_tensors import TENSOR_GLOBALS
+from sg2model.io.restricted_unpickler import CONTAINER_GLOBALS, NUMPY_SCALAR_GLOBALS, RestrictedUnpickler
 from sg2model.networks import Discriminator, Generator
 
 PERSISTENCE_GLOBAL = ("torch_utils.persistence", "_reconstruct_persistent_obj")
@@ -194,16 +191,21 @@ def discriminator_spec_from_ada(kwargs: Mapping[str, Any]) -> DiscriminatorSpec:
 
 def build_network(key: str, record: PersistentRecord, source: str) -> nn.Module:
     """Our network equivalent to the pickled ada network ``record`` (weights loaded strictly)."""
+    where = f"{source} [{key}]"
+    state = flatten_state(record)
+    stored = sum(tensor.numel() for tensor in state.values())
     net: nn.Module
     if record.class_name == "Generator":
-        net = Generator.from_spec(generator_spec_from_ada(_init_kwargs(record, _G_ARGS)))
+        spec = generator_spec_from_ada(_init_kwargs(record, _G_ARGS))
+        net = build_for_file(Generator.from_spec, spec, stored, where)
     elif record.class_name == "Discriminator":
-        net = Discriminator.from_spec(discriminator_spec_from_ada(_init_kwargs(record, _D_ARGS)))
+        d_spec = discriminator_spec_from_ada(_init_kwargs(record, _D_ARGS))
+        net = build_for_file(Discriminator.from_spec, d_spec, stored, where)
     else:
         raise Sg2Error(
             f"{source}: {key} is a {record.class_name!r}; sg2model reads ada Generator/Discriminator"
         )
-    load_state_strict(net, flatten_state(record), f"{source} [{key}]")
+    load_state_strict(net, state, where)
     return net.eval()
 
 

@@ -22,6 +22,7 @@ from sg2model.configs import DiscriminatorSpec, GeneratorSpec, spec_from_dict, s
 from sg2model.core.errors import Sg2Error
 from sg2model.core.files import atomic_path
 from sg2model.io.ada_pickle import load_state_strict
+from sg2model.io.network_limits import build_for_file
 from sg2model.networks import Discriminator, Generator, stylegan1
 
 FORMAT_NAME = "sg2model-network"
@@ -82,12 +83,33 @@ def read_native(path: Path) -> tuple[dict[str, nn.Module], dict[str, Any]]:
             f"{path} has network format version {metadata.get('format_version')}; this sg2model reads "
             f"{FORMAT_VERSION}: upgrade sg2model"
         )
+    configs = _json_object(metadata, "networks", path)
     networks: dict[str, nn.Module] = {}
-    for key, config in json.loads(metadata["networks"]).items():
-        spec = spec_from_dict(config)
-        net = NETWORK_BUILDERS[type(spec)](spec)
+    for key, config in configs.items():
+        if key not in NETWORK_KEYS or not isinstance(config, dict):
+            raise Sg2Error(f"{path} has a malformed network entry {key!r:.40}; the file is damaged")
+        try:
+            spec = spec_from_dict(config)
+        except TypeError as exc:  # a required option is missing
+            raise Sg2Error(f"{path} has an incomplete {key} config ({exc}); the file is damaged") from exc
         prefix = f"{key}."
         state = {name[len(prefix) :]: t for name, t in tensors.items() if name.startswith(prefix)}
+        stored = sum(t.numel() for t in state.values())
+        net = build_for_file(NETWORK_BUILDERS[type(spec)], spec, stored, f"{path} [{key}]")
         load_state_strict(net, state, f"{path} [{key}]")
         networks[key] = net.eval()
-    return networks, json.loads(metadata.get("meta", "{}"))
+    return networks, _json_object(metadata, "meta", path, default="{}")
+
+
+def _json_object(
+    metadata: dict[str, str], key: str, path: Path, default: str | None = None
+) -> dict[str, Any]:
+    """The JSON object stored under ``key`` in the safetensors metadata; one-line error when it is not."""
+    text = metadata.get(key, default)
+    try:
+        value = json.loads(text) if text is not None else None
+    except json.JSONDecodeError as exc:
+        raise Sg2Error(f"{path} has malformed {key!r} metadata ({exc}); the file is damaged") from exc
+    if not isinstance(value, dict):
+        raise Sg2Error(f"{path} has no {key!r} object in its metadata; the file is damaged")
+    return value

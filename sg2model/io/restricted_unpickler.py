@@ -3,9 +3,11 @@
 A pickle names callables (``module.name``) that the loader calls; an ordinary ``pickle.load`` imports and
 calls whatever is named, so a file can run ``os.system``. :class:`RestrictedUnpickler` resolves each name
 through an explicit table of allowed replacements and refuses every other one with :class:`Sg2Error`.
-The replacements check their arguments (numpy: numeric dtypes only, never object arrays; torch: plain
-storages, no hooks), and the BUILD opcode, which sets an object's state, is allowed only on inert stubs and
-on checked numpy arrays and dtypes, so that no allowed class or function can be modified by a file.
+The replacements check their arguments (numpy: numeric dtypes only, never object arrays, byte counts that
+match the shape; torch tensors: :mod:`sg2model.io.pickled_tensors`). Only those replacements can be called
+(never an object a call returned), items are added only to lists, dicts and sets, and the BUILD opcode, which
+sets an object's state, is allowed only on inert stubs and on checked numpy arrays and dtypes that the
+unpickler created, so that no allowed class or function can be modified by a file.
 The readers of stylegan2-ada-pytorch pickles (``ada_pickle``) and TF pickles build on it: they map the
 foreign network classes to inert :func:`stub_class` records and read the tensors and arrays.
 """
@@ -13,7 +15,6 @@ foreign network classes to inert :func:`stub_class` records and read the tensors
 from __future__ import annotations
 
 import collections
-import io
 import math
 import pickle
 import struct
@@ -21,7 +22,6 @@ from collections.abc import Mapping
 from typing import IO, Any
 
 import numpy as np
-import torch
 
 try:  # NumPy >= 2
     from numpy._core import multiarray as _multiarray
@@ -33,56 +33,10 @@ from sg2model.core.errors import Sg2Error
 AllowedGlobals = Mapping[tuple[str, str], Any]
 
 
-def _load_storage_from_bytes(data: bytes) -> Any:
-    """Stand-in for ``torch.storage._load_from_bytes``: the bytes are a ``torch.save`` file, read with
-    torch's own weights-only unpickler (no code runs)."""
-    try:
-        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError) as exc:
-        raise Sg2Error(
-            f"a tensor storage in the pickle is not a plain torch tensor file (torch refused it: "
-            f"{_first_line(exc)}); sg2model will not load it"
-        ) from exc
-
-
 def _first_line(exc: BaseException) -> str:
     lines = [line.strip() for line in str(exc).splitlines() if line.strip()]
     return lines[0] if lines else type(exc).__name__
 
-
-def _rebuild_tensor(
-    storage: Any,
-    storage_offset: int,
-    size: tuple[int, ...],
-    stride: tuple[int, ...],
-    requires_grad: bool,
-    backward_hooks: Any,
-    metadata: Any = None,
-) -> torch.Tensor:
-    """Stand-in for ``torch._utils._rebuild_tensor_v2``: only a storage read by
-    :func:`_load_storage_from_bytes` and no hooks (a hook is a callable the file could choose)."""
-    if not isinstance(storage, torch.storage.TypedStorage) or backward_hooks or metadata is not None:
-        raise Sg2Error(
-            "a tensor in the pickle has no plain storage or carries hooks; sg2model will not load it"
-        )
-    return torch._utils._rebuild_tensor_v2(
-        storage, storage_offset, size, stride, requires_grad, backward_hooks
-    )
-
-
-def _rebuild_parameter(data: Any, requires_grad: bool, backward_hooks: Any) -> torch.nn.Parameter:
-    """Stand-in for ``torch._utils._rebuild_parameter``: a tensor and no hooks."""
-    if not isinstance(data, torch.Tensor) or backward_hooks:
-        raise Sg2Error("a parameter in the pickle is not a plain tensor; sg2model will not load it")
-    return torch._utils._rebuild_parameter(data, requires_grad, backward_hooks)
-
-
-# How torch tensors and parameters appear in a plain ``pickle.dump`` (torch 1.x and 2.x).
-TENSOR_GLOBALS: dict[tuple[str, str], Any] = {
-    ("torch._utils", "_rebuild_tensor_v2"): _rebuild_tensor,
-    ("torch._utils", "_rebuild_parameter"): _rebuild_parameter,
-    ("torch.storage", "_load_from_bytes"): _load_storage_from_bytes,
-}
 
 # Containers that carry no code.
 CONTAINER_GLOBALS: dict[tuple[str, str], Any] = {
@@ -228,11 +182,46 @@ def _build(unpickler: Any) -> None:
         )
 
 
+_DISPATCH = pickle._Unpickler.dispatch
+# Opcode -> where its callable (REDUCE, NEWOBJ, NEWOBJ_EX) or its mutated container (APPEND, SETITEM) sits on
+# the stack; APPENDS, SETITEMS and ADDITEMS mutate the object below the last MARK.
+_CALLABLE_AT = {pickle.REDUCE[0]: -2, pickle.NEWOBJ[0]: -2, pickle.NEWOBJ_EX[0]: -3}
+_CONTAINER_AT = {pickle.APPEND[0]: -2, pickle.SETITEM[0]: -3}
+_CONTAINER_BELOW_MARK = (pickle.APPENDS[0], pickle.SETITEMS[0], pickle.ADDITEMS[0])
+
+
+def _guard_callable(code: int) -> Any:
+    def run(unpickler: Any) -> None:
+        unpickler.check_callable(unpickler.stack[_CALLABLE_AT[code]])
+        _DISPATCH[code](unpickler)
+
+    return run
+
+
+def _guard_container(code: int) -> Any:
+    def run(unpickler: Any) -> None:
+        below_mark = code in _CONTAINER_BELOW_MARK
+        target = unpickler.metastack[-1][-1] if below_mark else unpickler.stack[_CONTAINER_AT[code]]
+        if not isinstance(target, (list, dict, set)):
+            raise Sg2Error(
+                f"{unpickler.source} adds items to a {type(target).__name__} object, which sg2model refuses"
+            )
+        _DISPATCH[code](unpickler)
+
+    return run
+
+
 class RestrictedUnpickler(pickle._Unpickler):
     """Pure-Python ``pickle`` unpickler that resolves globals only through ``allowed``
-    (``(module, name) -> object``) and sets object state only through :func:`_build`."""
+    (``(module, name) -> object``), calls only those objects, adds items only to the lists, dicts and sets
+    it built and sets object state only through :func:`_build`."""
 
-    dispatch = {**pickle._Unpickler.dispatch, pickle.BUILD[0]: _build}
+    dispatch = {
+        **_DISPATCH,
+        pickle.BUILD[0]: _build,
+        **{code: _guard_callable(code) for code in _CALLABLE_AT},
+        **{code: _guard_container(code) for code in (*_CONTAINER_AT, *_CONTAINER_BELOW_MARK)},
+    }
 
     def __init__(
         self, file: IO[bytes], allowed: AllowedGlobals, source: str, encoding: str = "ASCII"
@@ -240,6 +229,19 @@ class RestrictedUnpickler(pickle._Unpickler):
         super().__init__(file, encoding=encoding)
         self.allowed = allowed
         self.source = source
+        self._callables = {id(value) for value in allowed.values()}
+
+    def check_callable(self, obj: Any) -> None:
+        """Refuse calling anything but an allowed global (say a function another call returned)."""
+        if id(obj) not in self._callables:
+            raise Sg2Error(
+                f"{self.source} calls a {type(obj).__name__} object that is not an allowed global; "
+                "sg2model will not load it"
+            )
+
+    def _instantiate(self, klass: Any, args: list[Any]) -> None:  # the INST and OBJ opcodes
+        self.check_callable(klass)
+        super()._instantiate(klass, args)  # type: ignore[misc]
 
     def find_class(self, module: str, name: str) -> Any:
         try:

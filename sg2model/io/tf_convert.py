@@ -61,6 +61,7 @@ from sg2model import paper_rows
 from sg2model.configs import DiscriminatorSpec, GeneratorSpec, MappingSpec, SynthesisSpec
 from sg2model.core.errors import Sg2Error
 from sg2model.core.images import to_uint8
+from sg2model.io.network_limits import MAX_LAYERS, build_for_file, check_spec_limits
 from sg2model.io.tf_pickle import TFNetworkRecord, read_tf_pickle
 from sg2model.networks.discriminator import Discriminator
 from sg2model.networks.stylegan1 import (
@@ -513,17 +514,28 @@ def _stylegan1_discriminator_spec(record: TFNetworkRecord) -> StyleGAN1Discrimin
 # Conversion.
 
 
-def generator_rules(record: TFNetworkRecord) -> tuple[nn.Module, str, list[Rule]]:
-    """A freshly built generator for a TF generator record, its architecture and its name table."""
+@dataclass(frozen=True)
+class NetworkPlan:
+    """What a TF record converts to, before anything is built: our builder and spec, the architecture path
+    and the name table."""
+
+    builder: Callable[[Any], nn.Module]
+    spec: Any
+    architecture: str
+    rules: list[Rule]
+
+
+def generator_plan(record: TFNetworkRecord) -> NetworkPlan:
+    """The plan for a TF generator record; its spec is checked against the network limits."""
     arch = generator_architecture(record)
+    where = f"TF generator '{record.name}'"
     if arch == "stylegan1":
         spec1 = _stylegan1_generator_spec(record)
-        return (
-            StyleGAN1Generator(spec1),
-            arch,
-            stylegan1_generator_rules(spec1.img_resolution, spec1.mapping_layers),
-        )
+        check_spec_limits(spec1, where)
+        rules1 = stylegan1_generator_rules(spec1.img_resolution, spec1.mapping_layers)
+        return NetworkPlan(StyleGAN1Generator, spec1, arch, rules1)
     spec = _stylegan2_generator_spec(record, arch)
+    check_spec_limits(spec, where)
     rules = stylegan2_generator_rules(
         spec.img_resolution,
         spec.synthesis.architecture,
@@ -531,24 +543,54 @@ def generator_rules(record: TFNetworkRecord) -> tuple[nn.Module, str, list[Rule]
         conditional_embed=spec.c_dim > 0,
         revised=arch == "revised",
     )
-    return Generator.from_spec(spec), arch, rules
+    return NetworkPlan(Generator.from_spec, spec, arch, rules)
 
 
-def discriminator_rules(record: TFNetworkRecord) -> tuple[nn.Module, str, list[Rule]]:
-    """A freshly built discriminator for a TF discriminator record, its architecture and its name table."""
+def discriminator_plan(record: TFNetworkRecord) -> NetworkPlan:
+    """The plan for a TF discriminator record; its spec is checked against the network limits."""
     arch = discriminator_architecture(record)
+    where = f"TF discriminator '{record.name}'"
     if arch == "stylegan1":
         spec1 = _stylegan1_discriminator_spec(record)
-        return StyleGAN1Discriminator(spec1), arch, stylegan1_discriminator_rules(spec1.img_resolution)
+        check_spec_limits(spec1, where)
+        rules1 = stylegan1_discriminator_rules(spec1.img_resolution)
+        return NetworkPlan(StyleGAN1Discriminator, spec1, arch, rules1)
     spec = _stylegan2_discriminator_spec(record, arch)
+    check_spec_limits(spec, where)
+    mapping_layers = record.static_kwargs.get("mapping_layers", 0)
+    if not isinstance(mapping_layers, int) or not 0 <= mapping_layers <= MAX_LAYERS:
+        raise Sg2Error(f"{where} has mapping_layers={mapping_layers!r:.20}, outside 0..{MAX_LAYERS}")
     rules = stylegan2_discriminator_rules(
         spec.img_resolution,
         spec.architecture,
         revised=arch == "revised",
-        mapping_layers=int(record.static_kwargs.get("mapping_layers", 0)),
+        mapping_layers=mapping_layers,
         conditional=spec.c_dim > 0,
     )
-    return Discriminator.from_spec(spec), arch, rules
+    return NetworkPlan(Discriminator.from_spec, spec, arch, rules)
+
+
+def generator_rules(record: TFNetworkRecord) -> tuple[nn.Module, str, list[Rule]]:
+    """A freshly built generator for a TF generator record (of kwargs only: no variables are needed), its
+    architecture and its name table."""
+    plan = generator_plan(record)
+    return plan.builder(plan.spec), plan.architecture, plan.rules
+
+
+def discriminator_rules(record: TFNetworkRecord) -> tuple[nn.Module, str, list[Rule]]:
+    """A freshly built discriminator for a TF discriminator record, its architecture and its name table."""
+    plan = discriminator_plan(record)
+    return plan.builder(plan.spec), plan.architecture, plan.rules
+
+
+def _build_planned(plan: NetworkPlan, record: TFNetworkRecord, where: str) -> nn.Module:
+    """The planned network, built once its weights are known to fit in the values the pickle holds."""
+    return build_for_file(plan.builder, plan.spec, _stored_elements(record), where)
+
+
+def _stored_elements(record: TFNetworkRecord) -> int:
+    """Values the pickle holds for a network: what its converted weights may be built from."""
+    return sum(int(value.size) for value in record.all_variables().values())
 
 
 def apply_rules(rules: list[Rule], variables: dict[str, np.ndarray], where: str) -> dict[str, torch.Tensor]:
@@ -597,18 +639,26 @@ def load_into(module: nn.Module, state: dict[str, torch.Tensor], where: str) -> 
 
 def convert_generator(record: TFNetworkRecord) -> Converted:
     """TF generator record (``Gs`` or ``G``) -> our generator with the pickle's weights, in eval mode."""
-    module, arch, rules = generator_rules(record)
+    plan = generator_plan(record)
     where = f"TF generator '{record.name}'"
-    load_into(module, apply_rules(rules, record.all_variables(), where), where)
-    return Converted(module.eval().requires_grad_(False), arch, record.build_func_name, tuple(rules))
+    state = apply_rules(plan.rules, record.all_variables(), where)
+    module = _build_planned(plan, record, where)
+    load_into(module, state, where)
+    return Converted(
+        module.eval().requires_grad_(False), plan.architecture, record.build_func_name, tuple(plan.rules)
+    )
 
 
 def convert_discriminator(record: TFNetworkRecord) -> Converted:
     """TF discriminator / attribute classifier record -> our discriminator, in eval mode."""
-    module, arch, rules = discriminator_rules(record)
+    plan = discriminator_plan(record)
     where = f"TF discriminator '{record.name}'"
-    load_into(module, apply_rules(rules, record.all_variables(), where), where)
-    return Converted(module.eval().requires_grad_(False), arch, record.build_func_name, tuple(rules))
+    state = apply_rules(plan.rules, record.all_variables(), where)
+    module = _build_planned(plan, record, where)
+    load_into(module, state, where)
+    return Converted(
+        module.eval().requires_grad_(False), plan.architecture, record.build_func_name, tuple(plan.rules)
+    )
 
 
 # ----------------------------------------------------------------------------------------------------------
