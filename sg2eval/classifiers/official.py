@@ -211,7 +211,7 @@ def _official_classifier(path: Path) -> OfficialClassifier:
     return OfficialClassifier(
         record.variables,
         use_wscale=bool(kwargs.get("use_wscale", True)),
-        blur_filter=blur,
+        blur_filter=None if blur is None else list(blur),
         activation=str(kwargs.get("nonlinearity", "lrelu")),
     ).eval()
 
