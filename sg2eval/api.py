@@ -42,6 +42,15 @@ from sg2eval.metrics.pr import DistanceDtype, PrConfig, compute_precision_recall
 from sg2eval.result import Result, Stopwatch, provenance
 from sg2eval.sources import ImageSource, NetworkSource, open_source
 from sg2eval.sources.arrays import Layout
+from sg2eval.stats_formats import (
+    StatsSet,
+    check_same_space,
+    is_cleanfid_features_file,
+    is_stats_file,
+    read_cleanfid_features,
+    read_stats_file,
+    space_of,
+)
 from sg2model.core.device import resolve_device
 
 SourceLike = Union[str, "os.PathLike[str]", np.ndarray, torch.Tensor, ImageSource, FeatureSet]
@@ -93,9 +102,10 @@ class RunKwargs(TypedDict, total=False):
     progress: bool
 
 
-def resolve_input(spec: SourceLike, options: RunOptions) -> ImageSource | FeatureSet:
-    """A features file, feature array or FeatureSet -> FeatureSet; anything else -> ImageSource."""
-    if isinstance(spec, (FeatureSet, ImageSource)):
+def resolve_input(spec: SourceLike, options: RunOptions) -> ImageSource | FeatureSet | StatsSet:
+    """A features file, feature array or FeatureSet -> FeatureSet; a statistics file of pytorch-fid, clean-fid
+    or torch-fidelity -> StatsSet (:mod:`sg2eval.stats_formats`); anything else -> ImageSource."""
+    if isinstance(spec, (FeatureSet, ImageSource, StatsSet)):
         return spec
     if isinstance(spec, torch.Tensor):
         spec = spec.detach().cpu().numpy()
@@ -105,6 +115,10 @@ def resolve_input(spec: SourceLike, options: RunOptions) -> ImageSource | Featur
         return open_source(spec, layout=options.layout)
     if is_features_file(spec):
         return read_features_file(spec)
+    if is_stats_file(spec):
+        return read_stats_file(spec)
+    if is_cleanfid_features_file(spec):
+        return read_cleanfid_features(spec)
     return open_source(
         spec,
         seed=options.seed,
@@ -155,6 +169,11 @@ class Session:
 
     def features(self, spec: SourceLike, num: Num, role: str) -> FeatureSet:
         resolved = resolve_input(spec, self.options)
+        if isinstance(resolved, StatsSet):
+            raise Sg2evalError(
+                f"{resolved.provenance['stats_file']['path']} holds only a mean and covariance (FID "
+                f"statistics); this metric needs features: pass the images, or a features file"
+            )
         if isinstance(resolved, FeatureSet):
             return _first_rows(resolved, num)
         return self._with_seeds(
@@ -170,8 +189,11 @@ class Session:
             resolved,
         )
 
-    def moments(self, spec: SourceLike, num: Num, role: str) -> MomentSet:
+    def moments(self, spec: SourceLike, num: Num, role: str) -> MomentSet | StatsSet:
+        """The side's float64 moments, or the statistics a file holds (used whole: ``num`` does not apply)."""
         resolved = resolve_input(spec, self.options)
+        if isinstance(resolved, StatsSet):
+            return resolved
         if isinstance(resolved, FeatureSet):
             return moments_of(_first_rows(resolved, num), self.device)
         found = extract_moments(
@@ -203,6 +225,7 @@ class Session:
 
     def finish(self, result: Result, real: dict[str, Any], fake: dict[str, Any]) -> Result:
         """Check that both sides used one detector; attach sources, detector, versions, device, time."""
+        check_same_space(space_of(real), space_of(fake))
         reference = detector_identity(self._detector) if self._detector is not None else None
         for role, side in (("real", real), ("fake", fake)):
             recorded = side.get("detector_identity")
@@ -314,12 +337,14 @@ def precision_recall(
 
 
 def score_fid(
-    session: Session, real: MomentSet, fake: MomentSet, covariance: Covariance, sqrtm: SqrtmMethod
+    session: Session,
+    real: MomentSet | StatsSet,
+    fake: MomentSet | StatsSet,
+    covariance: Covariance,
+    sqrtm: SqrtmMethod,
 ) -> Result:
-    """FID of two sides' float64 moments, with both sides' provenance."""
-    result = compute_fid(
-        real.moments.gaussian(covariance), fake.moments.gaussian(covariance), sqrtm, covariance
-    )
+    """FID of two sides' float64 moments (or statistics files), with both sides' provenance."""
+    result = compute_fid(real.gaussian(covariance), fake.gaussian(covariance), sqrtm, covariance)
     return session.finish(result, real.provenance, fake.provenance)
 
 
