@@ -39,6 +39,7 @@ from sg2eval.metrics.fid import Covariance, compute_fid
 from sg2eval.metrics.kid import KidConfig, compute_kid
 from sg2eval.metrics.linalg import SqrtmMethod
 from sg2eval.metrics.pr import DistanceDtype, PrConfig, compute_precision_recall
+from sg2eval.reference_stats import is_reference_name, read_reference_stats
 from sg2eval.result import Result, Stopwatch, provenance
 from sg2eval.sources import ImageSource, NetworkSource, open_source
 from sg2eval.sources.arrays import Layout
@@ -113,6 +114,8 @@ def resolve_input(spec: SourceLike, options: RunOptions) -> ImageSource | Featur
         if spec.ndim == 2 and np.issubdtype(spec.dtype, np.floating):
             return _feature_array(spec)
         return open_source(spec, layout=options.layout)
+    if is_reference_name(spec):
+        return read_reference_stats(str(spec))
     if is_features_file(spec):
         return read_features_file(spec)
     if is_stats_file(spec):

@@ -267,3 +267,183 @@ def test_meta_round_trips_and_is_ignored_by_the_tools(tmp_path: Path) -> None:
     assert meta["num"] == 400 and meta["covariance"] == "unbiased"
     assert read_stats_file(path).stats.num == 400
     assert os.path.getsize(path) > 0
+
+
+# --- named reference statistics -----------------------------------------------------------------------
+
+
+class _Server:
+    """An http.server on 127.0.0.1 in a thread serving ``files`` ({url path: bytes}); counts requests."""
+
+    def __init__(self, files: dict[str, bytes]) -> None:
+        import http.server
+        import threading
+
+        served = files
+        self.requests: list[str] = []
+        requests = self.requests
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+                requests.append(self.path)
+                body = served.get(self.path)
+                if body is None:
+                    self.send_error(404)
+                    return
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.httpd = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.httpd.server_address[1]}{path}"
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+@pytest.fixture()
+def online(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Downloads allowed again (the autouse fixture forbids them), through the real urllib downloader."""
+    import sg2eval.weights as weights
+
+    monkeypatch.delenv("SG2EVAL_OFFLINE")
+    monkeypatch.setattr(weights, "DOWNLOADER", weights.urllib_download)
+
+
+@pytest.fixture()
+def served_stats(tmp_path: Path) -> tuple[bytes, np.ndarray, np.ndarray]:
+    real, fake = feature_sides(dim=8, n=100)
+    path = tmp_path / "served.npz"
+    np.savez_compressed(path, mu=real.mean(0), sigma=np.cov(real, rowvar=False))
+    return path.read_bytes(), real, fake
+
+
+def _register(monkeypatch: pytest.MonkeyPatch, url: str | None, sha256: str | None) -> None:
+    from sg2eval import reference_stats as rs
+
+    monkeypatch.setitem(
+        rs.REFERENCE_STATS,
+        "toy-8",
+        rs.ReferenceStats("toy-8", "toy_legacy_tensorflow_train_8.npz", "toy", url, sha256),
+    )
+
+
+def _stats_cache() -> Path:
+    return Path(os.environ["SG2EVAL_CACHE"]) / "stats"
+
+
+def test_reference_stats_fetched_verified_and_cached(
+    monkeypatch: pytest.MonkeyPatch, online: None, served_stats: tuple[bytes, np.ndarray, np.ndarray]
+) -> None:
+    import hashlib
+
+    body, real, fake = served_stats
+    server = _Server({"/toy.npz": body})
+    try:
+        _register(monkeypatch, server.url("/toy.npz"), hashlib.sha256(body).hexdigest())
+        result = sg2eval.fid("toy-8", fake)
+        again = sg2eval.fid("toy-8", fake)  # from the cache: no second request
+    finally:
+        server.close()
+    assert server.requests == ["/toy.npz"]
+    assert result.value == pytest.approx(sg2eval.fid(real, fake).value, rel=1e-5)
+    assert again.value == result.value
+    reference = result.provenance["sources"]["real"]["reference"]
+    assert reference["verified"] is True and reference["origin"] == "downloaded"
+    assert [p.name for p in _stats_cache().iterdir()] == ["toy_legacy_tensorflow_train_8.npz"]
+
+
+def test_reference_stats_with_a_wrong_hash_are_refused_and_not_cached(
+    monkeypatch: pytest.MonkeyPatch, online: None, served_stats: tuple[bytes, np.ndarray, np.ndarray]
+) -> None:
+    body, _, fake = served_stats
+    server = _Server({"/toy.npz": body})
+    try:
+        _register(monkeypatch, server.url("/toy.npz"), "0" * 64)
+        with pytest.raises(Sg2evalError, match="differs from the published") as caught:
+            sg2eval.fid("toy-8", fake)
+    finally:
+        server.close()
+    assert "\n" not in str(caught.value)
+    assert not _stats_cache().exists() or not list(_stats_cache().iterdir())
+
+
+def test_reference_stats_without_a_hash_are_checked_by_content(
+    monkeypatch: pytest.MonkeyPatch, online: None, served_stats: tuple[bytes, np.ndarray, np.ndarray]
+) -> None:
+    body, _, fake = served_stats
+    server = _Server({"/toy.npz": body, "/junk.npz": b"not an npz"})
+    try:
+        _register(monkeypatch, server.url("/toy.npz"), None)
+        reference = sg2eval.fid("toy-8", fake).provenance["sources"]["real"]["reference"]
+        assert reference["verified"] is False and "no published hash" in reference["check"]
+        for leftover in _stats_cache().iterdir():
+            leftover.unlink()
+        _register(monkeypatch, server.url("/junk.npz"), None)
+        with pytest.raises(Sg2evalError, match="cannot be read"):
+            sg2eval.fid("toy-8", fake)
+    finally:
+        server.close()
+    assert not list(_stats_cache().iterdir())
+
+
+def test_reference_stats_offline_or_unreachable_is_one_line(
+    monkeypatch: pytest.MonkeyPatch, served_stats: tuple[bytes, np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    import socket
+
+    import sg2eval.weights as weights
+
+    _, _, fake = served_stats
+    with socket.socket() as probe:  # a port with nothing listening: connection refused
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    _register(monkeypatch, f"http://127.0.0.1:{port}/toy.npz", None)
+    np.save(tmp_path / "fake.npy", np.zeros((4, 8, 8, 3), np.uint8))
+    result = CliRunner().invoke(cli, ["fid", "--real", "toy-8", "--fake", str(tmp_path / "fake.npy")])
+    assert result.exit_code == 2
+    assert "SG2EVAL_OFFLINE=1" in result.output and f"127.0.0.1:{port}/toy.npz" in result.output
+    assert len(result.output.strip().splitlines()) == 1
+    monkeypatch.delenv("SG2EVAL_OFFLINE")
+    monkeypatch.setattr(weights, "DOWNLOADER", weights.urllib_download)
+    with pytest.raises(Sg2evalError, match="download failed") as caught:
+        sg2eval.fid("toy-8", fake)
+    assert "\n" not in str(caught.value) and str(_stats_cache()) in str(caught.value)
+
+
+def test_reference_stats_found_in_the_peers_caches(
+    monkeypatch: pytest.MonkeyPatch, served_stats: tuple[bytes, np.ndarray, np.ndarray], tmp_path: Path
+) -> None:
+    from sg2eval import reference_stats as rs
+
+    body, real, fake = served_stats
+    cleanfid_dir = tmp_path / "cleanfid" / "stats"
+    cleanfid_dir.mkdir(parents=True)
+    (cleanfid_dir / "toy_legacy_tensorflow_train_8.npz").write_bytes(body)
+    monkeypatch.setattr(rs, "cleanfid_stats_dir", lambda: cleanfid_dir)
+    _register(monkeypatch, None, None)
+    reference = sg2eval.fid("toy-8", fake).provenance["sources"]["real"]["reference"]
+    assert reference["origin"] == "clean-fid stats"
+    # torch-fidelity's cache under $TORCH_HOME, for its own dataset names
+    cache = Path(os.environ["TORCH_HOME"]) / "fidelity_cache"
+    cache.mkdir(parents=True)
+    from torch_fidelity.metric_fid import fid_features_to_statistics
+    from torch_fidelity.utils_torch import torch_atomic_save
+
+    torch_atomic_save(
+        fid_features_to_statistics(torch.from_numpy(real)), str(cache / f"cifar10-train{FIDELITY_SUFFIX}")
+    )
+    found = rs.find_reference_stats("cifar10-train")
+    assert found.origin == "torch-fidelity cache"
+    assert sg2eval.fid("cifar10-train", fake).value == pytest.approx(sg2eval.fid(real, fake).value, rel=1e-5)
+    with pytest.raises(Sg2evalError, match="not published for download"):
+        rs.find_reference_stats("cifar10-val")
