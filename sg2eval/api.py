@@ -1,5 +1,5 @@
-"""Public Python API of the distribution metrics: ``fid``, ``kid``, ``precision_recall`` and
-``compute_features``.
+"""Public Python API of the distribution metrics: ``fid``, ``kid``, ``precision_recall``,
+``inception_score`` and ``compute_features``.
 
 Each takes two sources (or one, for ``compute_features``) in any form :func:`resolve_input` accepts — a path
 (image folder, zip, ``.npy``/``.npz`` images, network file, features file), a uint8 image array ``[N,H,W]``,
@@ -36,6 +36,7 @@ from sg2eval.features import (
     read_features_file,
 )
 from sg2eval.metrics.fid import Covariance, compute_fid
+from sg2eval.metrics.inception_score import inception_score as compute_inception_score
 from sg2eval.metrics.kid import KidConfig, compute_kid
 from sg2eval.metrics.linalg import SqrtmMethod
 from sg2eval.metrics.pr import DistanceDtype, PrConfig, compute_precision_recall
@@ -335,6 +336,25 @@ def precision_recall(
     return score_pr(session, real_set, fake_set, config)
 
 
+def inception_score(
+    source: SourceLike,
+    *,
+    num: Num = None,
+    splits: int = 10,
+    shuffle_seed: int | None = None,
+    **options: Unpack[RunKwargs],
+) -> Result:
+    """Inception Score (:mod:`sg2eval.metrics.inception_score`) of one source on the unbiased logits of the
+    TF Inception (``inception-v3-tf-logits``): ``values={"is": mean, "is_std": std}`` over ``splits``
+    chunks in source order (``shuffle_seed=2020`` permutes first, as torch-fidelity does).
+
+    >>> sg2eval.inception_score("network-snapshot-005000.pkl", num=50_000).values  # doctest: +SKIP
+    """
+    session = make_session("inception-v3-tf-logits", options)
+    found = session.features(source, num, "images")
+    return score_is(session, found, splits, shuffle_seed)
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Scoring: the one place each metric's number is made from the two sides (batch API and incremental objects).
 
@@ -362,6 +382,27 @@ def score_pr(session: Session, real: FeatureSet, fake: FeatureSet, config: PrCon
     with tf32_disabled():
         result = compute_precision_recall(real.features, fake.features, config, session.device)
     return session.finish(result, real.provenance, fake.provenance)
+
+
+def score_is(session: Session, logits: FeatureSet, splits: int, shuffle_seed: int | None) -> Result:
+    """Inception Score of one side's logits, with its provenance; features of another detector are refused."""
+    recorded = logits.provenance.get("detector_identity")
+    if recorded is not None and recorded["name"] != "inception-v3-tf-logits":
+        raise Sg2evalError(
+            f"the Inception Score needs the logits of inception-v3-tf-logits, but these features come from "
+            f"{recorded['name']}; recompute them with --detector inception-v3-tf-logits"
+        )
+    result = compute_inception_score(logits.features, splits, shuffle_seed)
+    detector = (
+        session._detector.describe() if session._detector is not None else logits.provenance.get("detector")
+    )
+    made = provenance(
+        session.clock,
+        session.device,
+        sources={"images": _without_detector(logits.provenance)},
+        detector=detector,
+    )
+    return result.with_provenance(**made)
 
 
 def compute_features(
@@ -396,5 +437,5 @@ RUN_OPTIONS_DOC = """
     ``layout`` (image arrays), ``batch_size``, ``device`` ('auto', 'cpu', 'cuda:N'), ``cache``,
     ``cache_generated``, ``cache_dir``, ``progress`` (progress bars; off by default in Python).
 """
-for _function in (fid, kid, precision_recall, compute_features):
+for _function in (fid, kid, precision_recall, inception_score, compute_features):
     _function.__doc__ = f"{_function.__doc__}{RUN_OPTIONS_DOC}"
