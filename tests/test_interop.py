@@ -447,3 +447,38 @@ def test_reference_stats_found_in_the_peers_caches(
     assert sg2eval.fid("cifar10-train", fake).value == pytest.approx(sg2eval.fid(real, fake).value, rel=1e-5)
     with pytest.raises(Sg2evalError, match="not published for download"):
         rs.find_reference_stats("cifar10-val")
+
+
+# --- image folders ------------------------------------------------------------------------------------
+
+
+def test_folder_reads_the_common_formats_and_warns_once_about_the_rest(tmp_path: Path) -> None:
+    from sg2datasets.images import SkippedFilesWarning
+
+    rng = np.random.default_rng(0)
+    pixels = [rng.integers(0, 256, (8, 8, 3), dtype=np.uint8) for _ in range(5)]
+    for name, array in zip(["a.png", "b.bmp", "c.tif", "d.tiff", "e.ppm"], pixels, strict=True):
+        PIL.Image.fromarray(array).save(tmp_path / name)
+    for name in ("notes.txt", "x.gif", "y.svg", "z.psd", "dataset.json"):
+        (tmp_path / name).write_bytes(b"x")
+    with pytest.warns(
+        SkippedFilesWarning, match=r"skipped 4 file\(s\).*notes.txt, x.gif, y.svg, \.\.\."
+    ) as caught:
+        source = sg2eval.sources.open_source(tmp_path)
+    assert len(caught) == 1
+    assert source.names == ["a.png", "b.bmp", "c.tif", "d.tiff", "e.ppm"]
+    decoded = np.concatenate(list(source.iter_batches(8, "all")))  # [5, 3, 8, 8], lossless formats
+    np.testing.assert_array_equal(decoded, np.stack(pixels).transpose(0, 3, 1, 2))
+
+
+@pytest.mark.parametrize("marker", ["network-snapshot-000100.sg2", "log.jsonl", "training_options.json"])
+def test_a_training_run_folder_is_refused_in_one_line(tmp_path: Path, marker: str) -> None:
+    run = tmp_path / "00001-run"
+    run.mkdir()
+    PIL.Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(run / "fakes000100.png")
+    (run / marker).write_bytes(b"{}")
+    np.save(tmp_path / "real.npy", np.zeros((4, 8, 8, 3), np.uint8))
+    result = CliRunner().invoke(cli, ["fid", "--real", str(run), "--fake", str(tmp_path / "real.npy")])
+    assert result.exit_code == 2
+    assert "training run folder" in result.output and "network snapshot" in result.output
+    assert len(result.output.strip().splitlines()) == 1
