@@ -229,7 +229,6 @@ class Session:
 
     def finish(self, result: Result, real: dict[str, Any], fake: dict[str, Any]) -> Result:
         """Check that both sides used one detector; attach sources, detector, versions, device, time."""
-        check_same_space(space_of(real), space_of(fake))
         reference = detector_identity(self._detector) if self._detector is not None else None
         for role, side in (("real", real), ("fake", fake)):
             recorded = side.get("detector_identity")
@@ -242,6 +241,7 @@ class Session:
                     f"{reference['name']} (weights {str(reference['weights_sha256'])[:12]}); "
                     "use one detector and weights for both"
                 )
+        check_same_space(space_of(real), space_of(fake))  # statistics files of other tools
         detector = self._detector.describe() if self._detector is not None else real.get("detector")
         made = provenance(
             self.clock,
