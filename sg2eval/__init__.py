@@ -6,7 +6,7 @@ import importlib
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from sg2eval.api import compute_features, fid, kid, precision_recall
+    from sg2eval.api import compute_features, fid, inception_score, kid, precision_recall
     from sg2eval.attribution import attribute_images, calibrate_network
     from sg2eval.incremental import FID, KID, PrecisionRecall
     from sg2eval.metrics.ppl import ppl
@@ -20,6 +20,7 @@ _API = {
     "fid": "sg2eval.api",
     "kid": "sg2eval.api",
     "precision_recall": "sg2eval.api",
+    "inception_score": "sg2eval.api",
     "compute_features": "sg2eval.api",
     "FID": "sg2eval.incremental",
     "KID": "sg2eval.incremental",
@@ -36,6 +37,7 @@ __all__ = [
     "fid",
     "kid",
     "precision_recall",
+    "inception_score",
     "compute_features",
     "FID",
     "KID",

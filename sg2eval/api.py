@@ -1,5 +1,5 @@
-"""Public Python API of the distribution metrics: ``fid``, ``kid``, ``precision_recall`` and
-``compute_features``.
+"""Public Python API of the distribution metrics: ``fid``, ``kid``, ``precision_recall``,
+``inception_score`` and ``compute_features``.
 
 Each takes two sources (or one, for ``compute_features``) in any form :func:`resolve_input` accepts — a path
 (image folder, zip, ``.npy``/``.npz`` images, network file, features file), a uint8 image array ``[N,H,W]``,
@@ -36,13 +36,24 @@ from sg2eval.features import (
     read_features_file,
 )
 from sg2eval.metrics.fid import Covariance, compute_fid
+from sg2eval.metrics.inception_score import inception_score as compute_inception_score
 from sg2eval.metrics.kid import KidConfig, compute_kid
 from sg2eval.metrics.linalg import SqrtmMethod
 from sg2eval.metrics.pr import DistanceDtype, PrConfig, compute_precision_recall
 from sg2eval.naming import mention
+from sg2eval.reference_stats import is_reference_name, read_reference_stats
 from sg2eval.result import Result, Stopwatch, provenance
 from sg2eval.sources import ImageSource, NetworkSource, open_source
 from sg2eval.sources.arrays import Layout
+from sg2eval.stats_formats import (
+    StatsSet,
+    check_same_space,
+    is_cleanfid_features_file,
+    is_stats_file,
+    read_cleanfid_features,
+    read_stats_file,
+    space_of,
+)
 from sg2model.core.device import resolve_device
 
 SourceLike = Union[str, "os.PathLike[str]", np.ndarray, torch.Tensor, ImageSource, FeatureSet]
@@ -94,9 +105,10 @@ class RunKwargs(TypedDict, total=False):
     progress: bool
 
 
-def resolve_input(spec: SourceLike, options: RunOptions) -> ImageSource | FeatureSet:
-    """A features file, feature array or FeatureSet -> FeatureSet; anything else -> ImageSource."""
-    if isinstance(spec, (FeatureSet, ImageSource)):
+def resolve_input(spec: SourceLike, options: RunOptions) -> ImageSource | FeatureSet | StatsSet:
+    """A features file, feature array or FeatureSet -> FeatureSet; a statistics file of pytorch-fid, clean-fid
+    or torch-fidelity -> StatsSet (:mod:`sg2eval.stats_formats`); anything else -> ImageSource."""
+    if isinstance(spec, (FeatureSet, ImageSource, StatsSet)):
         return spec
     if isinstance(spec, torch.Tensor):
         spec = spec.detach().cpu().numpy()
@@ -104,8 +116,14 @@ def resolve_input(spec: SourceLike, options: RunOptions) -> ImageSource | Featur
         if spec.ndim == 2 and np.issubdtype(spec.dtype, np.floating):
             return _feature_array(spec)
         return open_source(spec, layout=options.layout)
+    if is_reference_name(spec):
+        return read_reference_stats(str(spec))
     if is_features_file(spec):
         return read_features_file(spec)
+    if is_stats_file(spec):
+        return read_stats_file(spec)
+    if is_cleanfid_features_file(spec):
+        return read_cleanfid_features(spec)
     return open_source(
         spec,
         seed=options.seed,
@@ -157,6 +175,11 @@ class Session:
 
     def features(self, spec: SourceLike, num: Num, role: str) -> FeatureSet:
         resolved = resolve_input(spec, self.options)
+        if isinstance(resolved, StatsSet):
+            raise Sg2evalError(
+                f"{resolved.provenance['stats_file']['path']} holds only a mean and covariance (FID "
+                f"statistics); this metric needs features: pass the images, or a features file"
+            )
         if isinstance(resolved, FeatureSet):
             return _first_rows(resolved, num)
         return self._with_seeds(
@@ -172,8 +195,11 @@ class Session:
             resolved,
         )
 
-    def moments(self, spec: SourceLike, num: Num, role: str) -> MomentSet:
+    def moments(self, spec: SourceLike, num: Num, role: str) -> MomentSet | StatsSet:
+        """The side's float64 moments, or the statistics a file holds (used whole: ``num`` does not apply)."""
         resolved = resolve_input(spec, self.options)
+        if isinstance(resolved, StatsSet):
+            return resolved
         if isinstance(resolved, FeatureSet):
             return moments_of(_first_rows(resolved, num), self.device)
         found = extract_moments(
@@ -217,6 +243,7 @@ class Session:
                     f"{reference['name']} (weights {str(reference['weights_sha256'])[:12]}); "
                     "use one detector and weights for both"
                 )
+        check_same_space(space_of(real), space_of(fake))  # statistics files of other tools
         detector = self._detector.describe() if self._detector is not None else real.get("detector")
         made = provenance(
             self.clock,
@@ -311,17 +338,38 @@ def precision_recall(
     return score_pr(session, real_set, fake_set, config)
 
 
+def inception_score(
+    source: SourceLike,
+    *,
+    num: Num = None,
+    splits: int = 10,
+    shuffle_seed: int | None = None,
+    **options: Unpack[RunKwargs],
+) -> Result:
+    """Inception Score (:mod:`sg2eval.metrics.inception_score`) of one source on the unbiased logits of the
+    TF Inception (``inception-v3-tf-logits``): ``values={"is": mean, "is_std": std}`` over ``splits``
+    chunks in source order (``shuffle_seed=2020`` permutes first, as torch-fidelity does).
+
+    >>> sg2eval.inception_score("network-snapshot-005000.pkl", num=50_000).values  # doctest: +SKIP
+    """
+    session = make_session("inception-v3-tf-logits", options)
+    found = session.features(source, num, "images")
+    return score_is(session, found, splits, shuffle_seed)
+
+
 # ----------------------------------------------------------------------------------------------------------
 # Scoring: the one place each metric's number is made from the two sides (batch API and incremental objects).
 
 
 def score_fid(
-    session: Session, real: MomentSet, fake: MomentSet, covariance: Covariance, sqrtm: SqrtmMethod
+    session: Session,
+    real: MomentSet | StatsSet,
+    fake: MomentSet | StatsSet,
+    covariance: Covariance,
+    sqrtm: SqrtmMethod,
 ) -> Result:
-    """FID of two sides' float64 moments, with both sides' provenance."""
-    result = compute_fid(
-        real.moments.gaussian(covariance), fake.moments.gaussian(covariance), sqrtm, covariance
-    )
+    """FID of two sides' float64 moments (or statistics files), with both sides' provenance."""
+    result = compute_fid(real.gaussian(covariance), fake.gaussian(covariance), sqrtm, covariance)
     return session.finish(result, real.provenance, fake.provenance)
 
 
@@ -336,6 +384,27 @@ def score_pr(session: Session, real: FeatureSet, fake: FeatureSet, config: PrCon
     with tf32_disabled():
         result = compute_precision_recall(real.features, fake.features, config, session.device)
     return session.finish(result, real.provenance, fake.provenance)
+
+
+def score_is(session: Session, logits: FeatureSet, splits: int, shuffle_seed: int | None) -> Result:
+    """Inception Score of one side's logits, with its provenance; features of another detector are refused."""
+    recorded = logits.provenance.get("detector_identity")
+    if recorded is not None and recorded["name"] != "inception-v3-tf-logits":
+        raise Sg2evalError(
+            f"the Inception Score needs the logits of inception-v3-tf-logits, but these features come from "
+            f"{recorded['name']}; recompute them with --detector inception-v3-tf-logits"
+        )
+    result = compute_inception_score(logits.features, splits, shuffle_seed)
+    detector = (
+        session._detector.describe() if session._detector is not None else logits.provenance.get("detector")
+    )
+    made = provenance(
+        session.clock,
+        session.device,
+        sources={"images": _without_detector(logits.provenance)},
+        detector=detector,
+    )
+    return result.with_provenance(**made)
 
 
 def compute_features(
@@ -376,5 +445,5 @@ RUN_OPTIONS_DOC = """
     ``--no-progress`` is given. Errors name these arguments (``weights='FILE'``), where the CLI's name its
     options (``--weights FILE``).
 """
-for _function in (fid, kid, precision_recall, compute_features):
+for _function in (fid, kid, precision_recall, inception_score, compute_features):
     _function.__doc__ = f"{_function.__doc__}{RUN_OPTIONS_DOC}"

@@ -27,7 +27,7 @@ from sg2eval.cache import FeatureCache, cache_key, read_npz, write_npz
 from sg2eval.detectors import Detector
 from sg2eval.distributed import broadcast, current_world, gather_moments, gather_rows, is_main, shard_range
 from sg2eval.errors import Sg2evalError
-from sg2eval.metrics.fid import FeatureMoments
+from sg2eval.metrics.fid import Covariance, FeatureMoments, GaussianStats
 from sg2eval.metrics.states import ItemRows
 from sg2eval.progress import job_progress
 from sg2eval.sources import ImageSource
@@ -50,6 +50,10 @@ class MomentSet:
 
     moments: FeatureMoments
     provenance: dict[str, Any]
+
+    def gaussian(self, covariance: Covariance) -> GaussianStats:
+        """Mean and covariance with ``covariance`` normalisation (as a statistics file's ``gaussian``)."""
+        return self.moments.gaussian(covariance)
 
 
 def detector_identity(detector: Detector) -> dict[str, Any]:

@@ -33,6 +33,7 @@ from sg2eval.metrics.kid import KidConfig
 from sg2eval.metrics.linalg import SqrtmMethod
 from sg2eval.metrics.pr import DistanceDtype, PrConfig
 from sg2eval.result import Result
+from sg2eval.stats_formats import StatsSet
 
 
 class IncrementalMetric(ABC):
@@ -90,7 +91,7 @@ class FID(IncrementalMetric):
     ) -> None:
         super().__init__("inception-v3-tf", options)
         self.covariance, self.sqrtm = covariance, sqrtm
-        self.real: MomentSet = self.session.moments(real, num_real, "real")
+        self.real: MomentSet | StatsSet = self.session.moments(real, num_real, "real")
         self._fake: FeatureMoments | None = None
 
     def _add(self, features: torch.Tensor) -> None:

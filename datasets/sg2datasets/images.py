@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import warnings
 import zipfile
 from abc import ABC, abstractmethod
 from pathlib import Path
@@ -29,12 +30,32 @@ import PIL.Image
 
 from sg2model.core.errors import Sg2Error
 
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp")
+# The formats pytorch-fid and clean-fid read from folders (clean-fid also reads .npy arrays; we do not).
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".pgm", ".ppm")
+# Files beside the images that are not meant as images (stylegan2-ada's labels): skipped silently.
+METADATA_NAMES = ("dataset.json",)
 # PIL modes kept as single-channel 8-bit grayscale; any other 8-bit mode becomes RGB.
 GRAYSCALE_MODES = ("L", "1", "LA", "La")
 # Modes with more than 8 bits per sample: rejected rather than silently rescaled.
 HIGH_DEPTH_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 _CHUNK = 1 << 20
+
+
+class SkippedFilesWarning(UserWarning):
+    """A folder or zip held files that are not images of a known format; they were left out."""
+
+
+def warn_skipped(location: Path, skipped: list[str]) -> None:
+    """Warn once about the files of ``location`` that are not images (count and first examples)."""
+    skipped = [name for name in skipped if Path(name).name not in METADATA_NAMES]
+    if skipped:
+        examples = ", ".join(skipped[:3]) + (", ..." if len(skipped) > 3 else "")
+        formats = "/".join(suffix[1:] for suffix in IMAGE_SUFFIXES)
+        warnings.warn(
+            f"{location}: skipped {len(skipped)} file(s) that are not {formats} images ({examples})",
+            SkippedFilesWarning,
+            stacklevel=3,
+        )
 
 
 def is_image_name(name: str) -> bool:
@@ -86,7 +107,7 @@ class ImageFiles(ABC):
 
     def __init__(self, location: Path, names: list[str]) -> None:
         if not names:
-            raise Sg2Error(f"{location} contains no .png, .jpg, .jpeg or .webp images")
+            raise Sg2Error(f"{location} contains no {', '.join(IMAGE_SUFFIXES)} images")
         self.location = location
         self.names = names
 
@@ -129,10 +150,9 @@ class ImageFolder(ImageFiles):
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         root = Path(path)
-        names = sorted(
-            p.relative_to(root).as_posix() for p in root.rglob("*") if is_image_name(p.name) and p.is_file()
-        )
-        super().__init__(root, names)
+        files = sorted(p.relative_to(root).as_posix() for p in root.rglob("*") if p.is_file())
+        warn_skipped(root, [name for name in files if not is_image_name(name)])
+        super().__init__(root, [name for name in files if is_image_name(name)])
 
     def open_binary(self, name: str) -> IO[bytes]:
         return open(self.location / name, "rb")
@@ -149,8 +169,9 @@ class ImageZip(ImageFiles):
             self._zip = zipfile.ZipFile(archive)
         except zipfile.BadZipFile as error:
             raise Sg2Error(f"{archive} is not a valid zip archive") from error
-        names = sorted(n for n in self._zip.namelist() if is_image_name(n) and not n.endswith("/"))
-        super().__init__(archive, names)
+        members = sorted(n for n in self._zip.namelist() if not n.endswith("/"))
+        warn_skipped(archive, [name for name in members if not is_image_name(name)])
+        super().__init__(archive, [name for name in members if is_image_name(name)])
 
     def open_binary(self, name: str) -> IO[bytes]:
         return self._zip.open(name)

@@ -56,8 +56,9 @@ class NumType(click.ParamType):
 NUM = NumType()
 
 SOURCE_HELP = (
-    "image folder (recursive, png/jpg/webp), .zip, .npy/.npz uint8 images, network file (.sg2/.pkl, "
-    "generated from seeds) or features file (sg2eval features --out)"
+    "image folder (recursive, png/jpg/webp/bmp/tif), .zip, .npy/.npz uint8 images, network file (.sg2/.pkl, "
+    "generated from seeds), features file (sg2eval features --out), or for FID a statistics file "
+    "(pytorch-fid/clean-fid .npz, torch-fidelity .pt) or reference name (ffhq-1024; docs/interop.md)"
 )
 
 

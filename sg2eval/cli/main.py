@@ -34,6 +34,7 @@ COMMANDS: dict[str, str] = {
     "fid": "sg2eval.cli.fid:fid_command",
     "kid": "sg2eval.cli.kid:kid_command",
     "pr": "sg2eval.cli.pr:pr_command",
+    "is": "sg2eval.cli.inception_score:is_command",
     "features": "sg2eval.cli.features:features_command",
     "report": "sg2eval.cli.report:report_command",
     "demo": "sg2eval.cli.demo:demo_command",

@@ -4,6 +4,7 @@ Detectors live in an open registry (:data:`DETECTORS`, :func:`register_detector`
 "Detectors"). The toolkit registers:
 
 - ``inception-v3-tf``: Inception-v3 pool3 (2048) for FID/KID (:mod:`sg2eval.detectors.inception`);
+- ``inception-v3-tf-logits``: its 1008 class logits without the output bias, for the Inception Score;
 - ``vgg16-nv`` / ``vgg16-tv``: VGG16 fc2 (4096) for precision/recall (:mod:`sg2eval.detectors.vgg16`).
 
 Other packages add theirs as entry points of the group ``sg2eval.detectors`` (the built-in default's
@@ -24,7 +25,7 @@ from typing import Any
 import torch
 
 from sg2eval.detectors.base import Detector, tf1_resize_bilinear
-from sg2eval.detectors.inception import InceptionDetector, inception_weights
+from sg2eval.detectors.inception import InceptionDetector, InceptionLogitsDetector, inception_weights
 from sg2eval.detectors.torchscript import CallableDetector, TorchScriptDetector, custom_torchscript
 from sg2eval.detectors.vgg16 import vgg16_detector
 from sg2eval.registry import Registry
@@ -54,7 +55,12 @@ def _inception(weights: str | os.PathLike[str] | None, device: torch.device | st
     return InceptionDetector(inception_weights(weights), device)
 
 
+def _inception_logits(weights: str | os.PathLike[str] | None, device: torch.device | str) -> Detector:
+    return InceptionLogitsDetector(inception_weights(weights), device)
+
+
 register_detector("inception-v3-tf", _inception)
+register_detector("inception-v3-tf-logits", _inception_logits)
 register_detector("vgg16-nv", functools.partial(vgg16_detector, "vgg16-nv"))
 register_detector("vgg16-tv", functools.partial(vgg16_detector, "vgg16-tv"))
 

@@ -34,6 +34,7 @@ from sg2eval.weights import WeightsFile, find_weights, load_state_file, sniff_fo
 
 INPUT_SIZE = 299
 FEATURE_DIM = 2048
+NUM_CLASSES = 1008
 TF_PREPROCESS_ID = "tf1-bilinear-299,(x-128)/128"
 
 
@@ -231,7 +232,7 @@ class InceptionV3TF(nn.Module):
         self.Mixed_6d, self.Mixed_6e = mixed_c(768, 160), mixed_c(768, 192)
         self.Mixed_7a = mixed_d(768)
         self.Mixed_7b, self.Mixed_7c = mixed_e(1280, "avg"), mixed_e(2048, "max1")
-        self.fc = nn.Linear(FEATURE_DIM, 1008)
+        self.fc = nn.Linear(FEATURE_DIM, NUM_CLASSES)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         assert x.ndim == 4 and x.shape[1:] == (3, INPUT_SIZE, INPUT_SIZE), x.shape
@@ -290,6 +291,26 @@ class InceptionDetector(Detector):
 
     def describe(self) -> dict[str, object]:
         return {**super().describe(), "format": self.format}
+
+
+class InceptionLogitsDetector(InceptionDetector):
+    """``inception-v3-tf-logits``: the 1008 class logits of the same network *without* the classifier bias,
+    for the Inception Score (:mod:`sg2eval.metrics.inception_score`): ``pool3 @ fc.weight.T`` from the state
+    dict (torch-fidelity's ``logits_unbiased``), or, from NVIDIA's TorchScript, the log of its softmax called
+    with ``no_output_bias=True`` (what stylegan2-ada-pytorch's IS uses; equal up to a constant per image)."""
+
+    name = "inception-v3-tf-logits"
+    feature_dim: int | None = NUM_CLASSES
+
+    def __init__(self, weights: WeightsFile, device: str | torch.device = "cpu") -> None:
+        super().__init__(weights, device)
+        self.preprocess_id = self.preprocess_id + ",logits-without-bias"
+
+    def features(self, images: torch.Tensor) -> torch.Tensor:
+        if self.format == "torchscript":
+            probs = self.script(images, no_output_bias=True)  # [N, 1008]
+            return probs.clamp_min(torch.finfo(probs.dtype).tiny).log()
+        return super().features(images) @ self.net.fc.weight.T  # [N, 2048] @ [2048, 1008]
 
 
 def inception_weights(weights: str | os.PathLike[str] | None) -> WeightsFile:

@@ -28,11 +28,12 @@ COVARIANCES: tuple[str, ...] = ("unbiased", "biased")
 
 @dataclass(frozen=True)
 class GaussianStats:
-    """Mean ``mu`` [D] and covariance ``sigma`` [D, D] (float64) of ``num`` feature vectors."""
+    """Mean ``mu`` [D] and covariance ``sigma`` [D, D] (float64) of ``num`` feature vectors (None: not
+    recorded, as in the statistics files of pytorch-fid, clean-fid and torch-fidelity)."""
 
     mu: np.ndarray
     sigma: np.ndarray
-    num: int
+    num: int | None
 
 
 class FeatureMoments:

@@ -1,4 +1,5 @@
-"""Encoded images on disk as a source: a folder (recursive) or a zip archive of PNG / JPEG / WebP files.
+"""Encoded images on disk as a source: a folder (recursive) or a zip archive of image files (PNG, JPEG,
+WebP, BMP, TIFF, PGM/PPM; others skipped with one warning). A training run folder is refused.
 
 Decoding, order and content hash are those of :mod:`sg2datasets.images` (sorted relative paths; names and
 bytes hashed); this module adds batched, threaded decoding and the shape check across a source.
@@ -15,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from sg2datasets.images import ImageFiles, ImageFolder, ImageZip, check_same_shape
+from sg2eval.errors import Sg2evalError
 from sg2eval.sources.base import ImageSource
 
 
@@ -57,10 +59,26 @@ class EncodedImageSource(ImageSource):
         return {"kind": self.kind, "path": str(self.location), "num_available": len(self.names)}
 
 
+# What a training run folder holds (ours and stylegan2-ada-pytorch's): network snapshots and logs.
+RUN_FOLDER_MARKERS = ("log.jsonl", "stats.jsonl", "training_options.json")
+
+
+def check_not_a_run_folder(root: Path) -> None:
+    """Refuse a training run folder: its fakes*.png are grids of samples, not a set of images."""
+    snapshots = sorted(root.glob("network-snapshot-*"))
+    if snapshots or any((root / name).is_file() for name in RUN_FOLDER_MARKERS):
+        example = snapshots[-1] if snapshots else root / "network-snapshot-<kimg>.pkl"
+        raise Sg2evalError(
+            f"{root} is a training run folder (its fakes*.png are sample grids); "
+            f"pass one of its network snapshots instead, e.g. {example}"
+        )
+
+
 class FolderSource(EncodedImageSource):
-    """All image files under a folder, recursively, in sorted relative-path order."""
+    """All image files under a folder, recursively, in sorted relative-path order (not a run folder)."""
 
     def __init__(self, path: str | os.PathLike[str], workers: int | None = None) -> None:
+        check_not_a_run_folder(Path(path))
         super().__init__(ImageFolder(path), workers)
 
 

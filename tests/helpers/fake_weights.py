@@ -6,8 +6,9 @@ Every writer takes ``(path, seed)``, writes the file and returns its path. Same 
   ``Inception3`` naming, ``fc [1008, 2048]``), He-scaled convs and sane BN statistics (positive variances),
   so features neither vanish nor explode. Loads into ``sg2eval``, pytorch-fid and torch-fidelity alike.
 - :func:`write_nvidia_inception_torchscript`: a *small* TorchScript module with the calling convention of
-  NVIDIA's ``inception-2015-12-05.pt``: ``m(images, return_features: bool = False)``; 2048 features with
-  ``return_features=True``, 1008 logits otherwise.
+  NVIDIA's ``inception-2015-12-05.pt``: ``m(images, return_features: bool = False, no_output_bias: bool =
+  False)``; 2048 features with ``return_features=True``, else the 1008 class probabilities (softmax, the
+  output bias left out with ``no_output_bias=True``).
 - :func:`write_vgg16_torchvision`: torchvision ``vgg16-397923af.pth`` layout (``features.*``,
   ``classifier.*``; ~553 MB, about 3 s to write).
 - :func:`write_nvidia_vgg16_torchscript`: a small TorchScript with the calling convention of NVIDIA's
@@ -86,17 +87,24 @@ class FakeNvidiaInception(nn.Module):
 
     proj: torch.Tensor
     fc: torch.Tensor
+    bias: torch.Tensor
 
     def __init__(self, seed: int) -> None:
         super().__init__()
         gen = torch.Generator().manual_seed(seed)
         self.register_buffer("proj", torch.randn(48, 2048, generator=gen) / math.sqrt(48))
-        self.register_buffer("fc", torch.randn(2048, 1008, generator=gen) / math.sqrt(2048))
+        self.register_buffer("fc", 16 * torch.randn(2048, 1008, generator=gen) / math.sqrt(2048))
+        self.register_buffer("bias", 4 * torch.randn(1008, generator=gen))
 
-    def forward(self, img: torch.Tensor, return_features: bool = False) -> torch.Tensor:
+    def forward(
+        self, img: torch.Tensor, return_features: bool = False, no_output_bias: bool = False
+    ) -> torch.Tensor:
         x = (img.to(torch.float32) - 128) / 128
         feats = torch.tanh(F.adaptive_avg_pool2d(x, 4).flatten(1) @ self.proj)  # [N, 2048]
-        return feats if return_features else feats @ self.fc  # [N, 2048] or [N, 1008]
+        if return_features:
+            return feats
+        logits = feats @ self.fc if no_output_bias else feats @ self.fc + self.bias  # [N, 1008]
+        return logits.softmax(dim=1)  # class probabilities, as NVIDIA's file returns
 
 
 class FakeNvidiaVgg16(nn.Module):
