@@ -191,12 +191,15 @@ def figure10_calibrations(report: Report) -> dict[str, Any]:
 def write_figure(report: Report, out: Path) -> list[Path]:
     """Figure 10 as one PNG, a panel per row (generated blue, real orange; :mod:`sg2eval.figure10`)."""
     from sg2eval.figure10 import figure10_frame, save_figure10
+    from sg2eval.labels import distance_name
 
     calibrations = figure10_calibrations(report)
     if not calibrations:
         return []
     path = out / f"{report.manifest.table.name}.png"
-    save_figure10(figure10_frame(calibrations), path)
+    names = sorted({distance_name(c.lpips) for c in calibrations.values()})
+    xlabel = f"{' / '.join(names)} between image and projection"
+    save_figure10(figure10_frame(calibrations), path, xlabel=xlabel)
     return [path]
 
 
