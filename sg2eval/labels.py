@@ -65,10 +65,11 @@ def _named(what: str, *details: str) -> str:
     return f"{what} ({', '.join(given)})" if given else what
 
 
-def value_label(result: Result, name: str) -> str:
+def value_label(result: Result, name: str, kid_scale: float = 1.0) -> str:
     """What the value ``name`` of ``result`` is: metric, detector or distance, and counts (module docstring);
     a value this module does not know is returned as its name. Details the result does not record (a
-    parameter, a count) are left out."""
+    parameter, a count) are left out. KID is said to be ``unscaled``, or ``x1e3`` for ``kid_scale=1e3`` (the
+    paper's convention for Inception features)."""
     prov, params = result.provenance, result.params
     detector = prov.get("detector")
     prefix = "in-domain " if in_domain(detector) else ""
@@ -80,7 +81,8 @@ def value_label(result: Result, name: str) -> str:
         what = "KID" if name == "kid" else "std of KID over subsets"
         subsets = (f"{params['num_subsets']} subsets of {params['subset_size']}"
                    if "num_subsets" in params and "subset_size" in params else "")  # fmt: skip
-        return _named(f"{prefix}{what}", by, counts(result), subsets, "unscaled")
+        scale = "unscaled" if kid_scale == 1 else f"x{kid_scale:.0e}".replace("e+0", "e")
+        return _named(f"{prefix}{what}", by, counts(result), subsets, scale)
     if name in ("precision", "recall"):
         return _named(f"{prefix}{name}", by, f"k={params['k']}" if "k" in params else "", counts(result))
     if name == "ppl":
