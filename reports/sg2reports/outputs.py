@@ -67,7 +67,7 @@ def display_frame(report: Report) -> pd.DataFrame:
             line[header] = ours
             if spec.paper_file is not None:
                 diff = difference_in_std(s, row.published[column.name])
-                line[f"{header} (paper)"] = _number(row.published[column.name])
+                line[f"{column.name} {ARROWS[column.better]} (paper)"] = _number(row.published[column.name])
                 line[f"{column.name} Δ/std"] = _number(diff, 2) if math.isnan(diff) else f"{diff:+.2f}"
         line["seeds"] = str(min((s.n for s in row.summaries.values()), default=0))
         lines.append(line)
