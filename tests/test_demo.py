@@ -28,7 +28,7 @@ REPORT_FILES = {f"{table}.{suffix}" for table in ("table1", "table2", "table3", 
 
 
 def column(table: pd.DataFrame, start: str) -> str:
-    """The one column of the demo's table whose label starts with ``start`` (labels carry detectors, counts)."""
+    """The one column of the demo's table whose label starts with ``start`` (labels add detector, counts)."""
     found = [c for c in table.columns if str(c).startswith(start)]
     assert len(found) == 1, (start, list(table.columns))
     return found[0]
@@ -69,7 +69,7 @@ def test_pipeline_writes_the_report_atomically(use_fake_assets: Path, tmp_path: 
 
 
 def _check_pictures(out: Path) -> None:
-    """The demo's pictures: 32 px images enlarged to 128 px, every panel labelled (texts in the PNG chunks)."""
+    """The demo's pictures: 32 px images enlarged to 128 px, every panel labelled (texts in PNG chunks)."""
     from PIL import Image
 
     samples = Image.open(out / "samples.png")
