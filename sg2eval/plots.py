@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -75,7 +76,7 @@ def save_histogram(
     try:
         ax.bar(edges[:-1], counts, width=np.diff(edges), align="edge", linewidth=0,
                color=np.where(orange, "tab:orange", "tab:blue"))  # fmt: skip
-        handles = [Patch(color="tab:blue", label=entries[0])]
+        handles: list[Any] = [Patch(color="tab:blue", label=entries[0])]
         if orange.any():
             entries.append(highlight_label)
             handles.append(Patch(color="tab:orange", label=highlight_label))

@@ -63,8 +63,9 @@ def recorded_fingerprint(meta: dict[str, Any], sha256: str) -> tuple[dict[str, A
     from sg2eval.builtin.paths import manifest
 
     for entry in manifest().values():
-        if entry.get("sha256") == sha256 and isinstance(entry.get("fingerprint"), dict):
-            return dict(entry["fingerprint"]), "builtin manifest"
+        fingerprint = entry.get("fingerprint")
+        if entry.get("sha256") == sha256 and isinstance(fingerprint, dict):
+            return dict(fingerprint), "builtin manifest"
     return None, ""
 
 
