@@ -124,6 +124,7 @@ def collect(work: Path, early_kimg: float, final_kimg: float | None, final_run: 
 
     from sg2eval.builtin import paths
     from sg2model import load_network, save_network
+    from sg2model.io.tf_convert import render_fingerprint
 
     def snapshots(run: Path) -> dict[float, str]:  # kimg -> file
         events = [json.loads(line) for line in (run / "log.jsonl").read_text().splitlines()]
@@ -148,7 +149,9 @@ def collect(work: Path, early_kimg: float, final_kimg: float | None, final_run: 
         meta = {**bundle.meta, "kimg": kimg, "run": f"scripts/train_builtin.py gan --run {run.name}",
                 "snapshot": snapshot}
         save_network(out / name, G_ema=bundle.G_ema, **meta)
-        notes[name] = {"kimg": kimg, "snapshot": f"{run.name}/{snapshot}"}
+        shipped = load_network(out / name).generator  # the fingerprint 'sg2eval info --verify' checks
+        notes[name] = {"kimg": kimg, "snapshot": f"{run.name}/{snapshot}",
+                       "fingerprint": render_fingerprint(shipped)}
         grid = snapshot.replace("network-snapshot-", "fakes-").replace(".sg2", ".png")
         shutil.copy(run / grid, out / name.replace(".sg2", "-samples.png"))
     for run in dict.fromkeys((work / "gan", work / final_run)):  # the first run, then a fork of it if any

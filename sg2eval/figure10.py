@@ -79,7 +79,8 @@ def save_figure10(
     frame: pd.DataFrame, path: str | os.PathLike[str], bins: int = 40, xlabel: str = "LPIPS distance"
 ) -> None:
     """Write the histograms of :func:`figure10_frame`'s table as one PNG, a panel per network, with the
-    threshold as a dashed line; ``xlabel`` names the distance (another one than LPIPS, say so)."""
+    threshold as a dashed line and a legend per panel (counts, threshold); ``xlabel`` names the distance
+    (:func:`sg2eval.labels.distance_name` of the calibrations' ``lpips``: an in-domain one is not LPIPS)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -96,11 +97,13 @@ def save_figure10(
             for kind, color in KIND_COLORS.items():
                 values = rows.loc[rows["kind"] == kind, "distance"].to_numpy(np.float64)
                 ax.hist(values, bins=edges, color=color, alpha=0.6, label=f"{kind} ({len(values)})")
-            ax.axvline(float(rows["threshold"].iloc[0]), color="black", linestyle="--", linewidth=1)
+            threshold = float(rows["threshold"].iloc[0])
+            ax.axvline(threshold, color="black", linestyle="--", linewidth=1,
+                       label=f"threshold {threshold:.3g}")
             ax.set_title(label, fontsize=9)
-            ax.set_xlabel(xlabel)
+            ax.set_xlabel(xlabel, fontsize=8)
+            ax.legend(fontsize=7)
         axes[0][0].set_ylabel("images")
-        axes[0][0].legend(fontsize=7)
         fig.tight_layout()
         with atomic_path(path) as tmp:
             fig.savefig(tmp, format="png")

@@ -10,11 +10,15 @@ truncation, random noise). The snapshot's generated images are never cached (eac
 the real-image statistics are, so every snapshot after the first reuses them.
 
 ``MetricContext.num`` overrides the generated-image count (and the real one of the ``*50k`` rows) for quick
-runs; ``detector`` and ``lpips`` replace the defaults (names, TorchScript paths or callables).
+runs; ``detector`` and ``lpips`` replace the defaults (names, TorchScript paths or callables). A record
+then says what was measured: ``params["measured_as"]`` carries the count it ran with (``fid50k`` at
+``num=500`` is ``fid500``, :func:`measured_name`) and ``params["labels"]`` names each value
+(:func:`sg2eval.labels.value_label`: ``FD (mean_colour, 500 real vs 500 generated)``).
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -54,7 +58,7 @@ class DistributionRecipe:
             **detector,
             **self.options,
         )
-        return record(result, self.name)
+        return record(result, self.name, measured_name(self.name, context.num or self.num_fake))
 
 
 @dataclass(frozen=True)
@@ -73,9 +77,29 @@ class PPLRecipe:
         return record(result, self.name)
 
 
-def record(result: Result, name: str) -> MetricRecord:
-    """The training log's record of a result: its values and JSON-able params, with the metric's name."""
-    return MetricRecord(dict(result.values), {**result.to_dict()["params"], "snapshot_metric": name})
+def measured_name(name: str, num: int) -> str:
+    """``name`` with its ``50k`` replaced by the count ``num`` it ran with: ``fid50k`` -> ``fid500``,
+    ``kid50k_full`` -> ``kid5k_full``, ``pr50k3`` -> ``pr500_k3`` (``k`` kept apart from a plain count)."""
+    count = f"{num // 1000}k" if num % 1000 == 0 else str(num)
+    if not count.endswith("k"):
+        name = re.sub(r"50k(?=\d)", f"{count}_k", name)
+    return name.replace("50k", count)
+
+
+def record(result: Result, name: str, measured_as: str | None = None) -> MetricRecord:
+    """The training log's record of a result: its values and JSON-able params, with the metric's name, the
+    name it deserves at its real count (``measured_as``) and what each value is (``labels``)."""
+    from sg2eval.labels import value_label
+
+    return MetricRecord(
+        dict(result.values),
+        {
+            **result.to_dict()["params"],
+            "snapshot_metric": name,
+            "measured_as": measured_as or name,
+            "labels": {value: value_label(result, value) for value in result.values},
+        },
+    )
 
 
 SNAPSHOT_RECIPES: tuple[DistributionRecipe | PPLRecipe, ...] = (

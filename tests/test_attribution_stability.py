@@ -45,4 +45,5 @@ def test_calibration_summary_cites_its_stability() -> None:
     )
     stability = calibration.summary()["stability"]
     assert stability == calibration.stability().to_dict()
-    assert stability["stable"] and stability["closer_share"] == 1.0 and "generated images" in stability["statement"]
+    assert stability["stable"] and stability["closer_share"] == 1.0
+    assert "generated images" in stability["statement"]

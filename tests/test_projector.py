@@ -302,7 +302,11 @@ def test_project_command_writes_w_noise_images_and_video(
             ws = npz["w"]
         assert ws.shape == (1, tiny_generator().num_ws, 16) and np.all(ws == ws[:, :1])  # one w: W, not W+
         assert getattr(PIL.Image.open(out / name / "proj.gif"), "n_frames", 1) == 6
-        assert PIL.Image.open(out / name / "compare.png").size == (2 * 16 + 3 * 2, 16 + 2 * 2)
+        compare = PIL.Image.open(out / name / "compare.png")  # was 38 x 20: now 128 px per image, captioned
+        assert compare.width >= 2 * 128 and compare.height >= 128
+        captions = json.loads(compare.text["sg2:captions"])
+        assert captions[0] == "target" and "LPIPS (vgg16-nv)" in captions[1] and "seed" in captions[1]
+        assert PIL.Image.open(out / name / "target.png").size == (16, 16)  # exact pixels, for reuse
     summary = json.loads((out / "projection.json").read_text())
     assert summary["lpips"]["lpips"] == "vgg16-nv" and summary["projector"]["num_steps"] == 6
     assert [t["target"] for t in summary["targets"]] == [str(folder / "x.png"), str(folder / "y.png")]

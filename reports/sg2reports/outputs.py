@@ -17,8 +17,8 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from sg2eval.result import runtime_versions
-from sg2model.core.files import atomic_open, write_json
+from sg2eval.result import Result, runtime_versions
+from sg2model.core.files import atomic_open, atomic_path, write_json
 from sg2reports.runner import Report, RowResult
 from sg2reports.stats import difference_in_std
 
@@ -30,9 +30,29 @@ def _number(value: float, digits: int = 4) -> str:
     return "—" if value is None or math.isnan(value) else f"{value:.{digits}g}"
 
 
+def column_labels(report: Report) -> dict[str, str]:
+    """Per column, what its numbers are (:func:`sg2eval.labels.value_label` of its cells: ``in-domain FD
+    (shapes-features, 2000 real vs 2000 generated)``, ``FID (Inception-v3, ...)``); the column's name where
+    its cells name no detector or distance, or the rows were measured differently."""
+    from sg2eval.labels import value_label
+
+    labels = {}
+    for column in report.manifest.table.columns:
+        found = {
+            value_label(Result(column.metric, r.values, r.key.options, r.provenance), column.value)
+            for row in report.rows
+            for r in row.cells.get(column.metric, [])
+            if r.provenance.get("detector") or r.provenance.get("lpips")
+        }
+        labels[column.name] = found.pop() if len(found) == 1 else column.name
+    return labels
+
+
 def display_frame(report: Report) -> pd.DataFrame:
-    """The table for reading: ours as ``mean ± CI half-width``, the paper's value, ``(ours-paper)/std``."""
+    """The table for reading: ours as ``mean ± CI half-width``, the paper's value, ``(ours-paper)/std``;
+    the columns named by :func:`column_labels`."""
     spec = report.manifest.table
+    labels = column_labels(report)
     lines = []
     for row in report.rows:
         line: dict[str, str] = dict(row.entry.keys)
@@ -43,11 +63,11 @@ def display_frame(report: Report) -> pd.DataFrame:
                 if math.isnan(s.half_width)
                 else f"{_number(s.mean)} ± {_number(s.half_width, 2)}"
             )
-            header = f"{column.name} {ARROWS[column.better]}"
+            header = f"{labels[column.name]} {ARROWS[column.better]}"
             line[header] = ours
             if spec.paper_file is not None:
                 diff = difference_in_std(s, row.published[column.name])
-                line[f"{header} (paper)"] = _number(row.published[column.name])
+                line[f"{column.name} {ARROWS[column.better]} (paper)"] = _number(row.published[column.name])
                 line[f"{column.name} Δ/std"] = _number(diff, 2) if math.isnan(diff) else f"{diff:+.2f}"
         line["seeds"] = str(min((s.n for s in row.summaries.values()), default=0))
         lines.append(line)
@@ -82,6 +102,32 @@ def _markdown_document(report: Report) -> str:
             f"- **{p.row}** ({p.problem}; {', '.join(p.metrics)}): {p.detail}\n" for p in report.problems
         ]
     return "\n".join(parts)
+
+
+def html_document(report: Report) -> str:
+    """The report as a complete HTML5 document (doctype, ``lang``, UTF-8 charset, title): the title, the
+    same caption as the Markdown, the manifest's notes, the table and the rows not computed."""
+    spec = report.manifest.table
+    level = int(report.confidence * 100)
+    title = html.escape(spec.title)
+    caption = (
+        f"Manifest <code>{html.escape(str(report.manifest.path))}</code>; {report.seeds} seed(s) per cell; "
+        f"± is the {level}% t-interval of the mean; Δ/std is (ours − paper) / our standard deviation over "
+        "seeds."
+    )
+    notes = f"<p>{html.escape(report.manifest.notes)}</p>\n" if report.manifest.notes else ""
+    problems = "".join(
+        f"<li><b>{html.escape(p.row)}</b> ({html.escape(p.problem)}; {html.escape(', '.join(p.metrics))}): "
+        f"{html.escape(p.detail)}</li>\n"
+        for p in report.problems
+    )
+    missing = f"<h2>Not computed</h2>\n<ul>\n{problems}</ul>\n" if problems else ""
+    table = display_frame(report).to_html(index=False, border=0)
+    return (
+        '<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">\n'
+        f"<title>{title}</title>\n</head>\n<body>\n<h1>{title}</h1>\n<p>{caption}</p>\n{notes}"
+        f"{table}\n{missing}</body>\n</html>\n"
+    )
 
 
 def _clean(obj: Any) -> Any:
@@ -191,12 +237,15 @@ def figure10_calibrations(report: Report) -> dict[str, Any]:
 def write_figure(report: Report, out: Path) -> list[Path]:
     """Figure 10 as one PNG, a panel per row (generated blue, real orange; :mod:`sg2eval.figure10`)."""
     from sg2eval.figure10 import figure10_frame, save_figure10
+    from sg2eval.labels import distance_name
 
     calibrations = figure10_calibrations(report)
     if not calibrations:
         return []
     path = out / f"{report.manifest.table.name}.png"
-    save_figure10(figure10_frame(calibrations), path)
+    names = sorted({distance_name(c.lpips) for c in calibrations.values()})
+    xlabel = f"{' / '.join(names)} between image and projection"
+    save_figure10(figure10_frame(calibrations), path, xlabel=xlabel)
     return [path]
 
 
@@ -207,12 +256,8 @@ def write_report(report: Report, out: str | Path) -> list[Path]:
     paths = [folder / f"{name}.{suffix}" for suffix in ("csv", "md", "html", "json")]
     with atomic_open(paths[0]) as handle:
         report.table().to_csv(handle, index=False)
-    with atomic_open(paths[1]) as handle:
-        handle.write(_markdown_document(report))
-    with atomic_open(paths[2]) as handle:
-        handle.write(f"<h1>{report.manifest.table.title}</h1>\n")
-        if report.manifest.notes:
-            handle.write(f"<p>{html.escape(report.manifest.notes)}</p>\n")
-        handle.write(display_frame(report).to_html(index=False, border=0))
+    for path, text in ((paths[1], _markdown_document(report)), (paths[2], html_document(report))):
+        with atomic_path(path) as tmp:
+            tmp.write_text(text, encoding="utf-8")
     write_json(paths[3], report_json(report))
     return paths + (write_figure(report, folder) if report.manifest.table.histograms else [])

@@ -18,8 +18,10 @@ The pipeline (docs/demo.md), all offline:
    name and renamed.
 
 Detectors: by default the in-domain ones (``shapes-features``, ``shapes-lpips``; results labelled "in-domain
-FD" etc., never FID/LPIPS); with ``official=True`` Inception-v3 / VGG16 / LPIPS as found by the weight finder
-(already present files only; a clear error names what is missing).
+FD (shapes-features, 500 real vs 500 generated)" etc. by :mod:`sg2eval.labels`, never FID/LPIPS, and KID
+unscaled); with ``official=True`` Inception-v3 / VGG16 / LPIPS as found by the weight finder (already present
+files only; a clear error names what is missing), KID x1e3 as in the paper. ``results.md`` ends with notes
+on what the numbers are (the KID scale, when a separability near 1 means nothing).
 """
 
 from __future__ import annotations
@@ -75,22 +77,19 @@ FULL = DemoSettings("full", 5000, 5000, 1000, 1000, 4000, 16, 100, 10_000, 3, 20
 
 @dataclass(frozen=True)
 class DetectorChoice:
-    """Which detectors the demo uses and how its table names their results."""
+    """Which detectors the demo uses (its table names their results with :mod:`sg2eval.labels`)."""
 
     fd_detector: str  # FD and KID
     pr_detector: str  # precision and recall
     distance: Any  # PerceptualDistance for PPL and the projector
-    labels: dict[str, str]
+    kid_scale: float  # 1e3 for Inception features (the paper's KID x1e3); 1 for in-domain ones
 
 
 def in_domain_choice(device: torch.device) -> DetectorChoice:
     """The shipped in-domain detectors (:mod:`sg2eval.builtin.indomain`)."""
     from sg2eval.builtin.indomain import FEATURES_NAME, in_domain_distance
 
-    labels = {"fd": "in-domain FD", "kid": "in-domain KID x1e3", "precision": "in-domain precision",
-              "recall": "in-domain recall", "ppl": "PPL W-end (in-domain dist.)",
-              "distance": "in-domain perceptual distance"}
-    return DetectorChoice(FEATURES_NAME, FEATURES_NAME, in_domain_distance(device=device), labels)
+    return DetectorChoice(FEATURES_NAME, FEATURES_NAME, in_domain_distance(device=device), kid_scale=1.0)
 
 
 def official_choice(device: torch.device) -> DetectorChoice:
@@ -105,9 +104,7 @@ def official_choice(device: torch.device) -> DetectorChoice:
             f"--official needs the official weights, missing: {', '.join(missing)}; fetch them with "
             "'sg2eval weights fetch' (see docs/weights.md) or run the demo without --official"
         )
-    labels = {"fd": "FID", "kid": "KID x1e3", "precision": "precision (VGG16)", "recall": "recall (VGG16)",
-              "ppl": "PPL W-end (LPIPS)", "distance": "LPIPS"}
-    return DetectorChoice("inception-v3-tf", "vgg16-nv", get_lpips("auto", device=device), labels)
+    return DetectorChoice("inception-v3-tf", "vgg16-nv", get_lpips("auto", device=device), kid_scale=1e3)
 
 
 class Stages:
@@ -233,28 +230,56 @@ def evaluate_network(
     return NetworkRun(name, network, kimg, results, samples, sets, calibration)
 
 
-def results_table(runs: list[NetworkRun], labels: dict[str, str]) -> pd.DataFrame:
-    """One row per network with the headline numbers, columns named with the detectors' labels."""
+def results_table(runs: list[NetworkRun], kid_scale: float) -> pd.DataFrame:
+    """One row per network with the headline numbers, each column named for what it is
+    (:func:`sg2eval.labels.value_label`: detector or distance, counts); KID times ``kid_scale``."""
+    from sg2eval.labels import value_label
+
     rows = []
     for run in runs:
         r = run.results
         attribution = attribution_values(run.calibration)
+        distance = _distance_label(run)
+        k = len(run.calibration.generated)
         rows.append({
             "network": run.name,
             "kimg": run.kimg,
-            labels["fd"]: r["fd"].values["fid"],
-            labels["kid"]: r["kid"].values["kid"] * 1e3,
-            labels["precision"]: r["pr"].values["precision"],
-            labels["recall"]: r["pr"].values["recall"],
-            labels["ppl"]: r["ppl"].values["ppl"],
-            "separability W (2^sum H, bits)": r["separability"].values["separability"],
-            "proj. dist. generated (median)": attribution["median_distance_generated"],
-            "proj. dist. real (median)": attribution["median_distance_real"],
+            value_label(r["fd"], "fid"): r["fd"].values["fid"],
+            value_label(r["kid"], "kid", kid_scale): r["kid"].values["kid"] * kid_scale,
+            value_label(r["pr"], "precision"): r["pr"].values["precision"],
+            value_label(r["pr"], "recall"): r["pr"].values["recall"],
+            value_label(r["ppl"], "ppl"): r["ppl"].values["ppl"],
+            value_label(r["separability"], "separability"): r["separability"].values["separability"],
+            f"median {distance} to the projection, {k} generated": attribution["median_distance_generated"],
+            f"median {distance} to the projection, {k} real": attribution["median_distance_real"],
             "attribution FPR": attribution["false_positive_rate"],
             "attribution FNR": attribution["false_negative_rate"],
             "generated closer (share of resamples)": attribution["generated_closer_share"],
         })
     return pd.DataFrame(rows)
+
+
+def _distance_label(run: NetworkRun) -> str:
+    """The name of the demo's perceptual distance (``in-domain distance (shapes-lpips)``, ``LPIPS (...)``)."""
+    from sg2eval.labels import distance_name
+
+    return distance_name(run.calibration.lpips)
+
+
+def table_notes(runs: list[NetworkRun], kid_scale: float) -> list[str]:
+    """What ``results.md`` says below the table: the KID scale and, per network, why its separability
+    may say nothing (:func:`sg2eval.labels.separability_note`)."""
+    from sg2eval.labels import separability_note
+
+    notes = []
+    if kid_scale == 1:
+        notes.append("KID is shown unscaled: the in-domain features are not Inception-v3's and their scale "
+                     "differs, so the paper's x1e3 would give numbers like 3.5e7 that compare with nothing.")
+    for run in runs:
+        note = separability_note(run.results["separability"])
+        if note:
+            notes.append(f"Separability of the {run.name} network: {note}")
+    return notes
 
 
 def to_markdown(table: pd.DataFrame) -> str:
@@ -264,23 +289,40 @@ def to_markdown(table: pd.DataFrame) -> str:
     return markdown_table(table.map(lambda v: f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v)))
 
 
-def _write_figures(folder: Path, real: np.ndarray, runs: list[NetworkRun], labels: dict[str, str]) -> None:
+def _write_figures(folder: Path, real: np.ndarray, runs: list[NetworkRun]) -> None:
+    """samples.png (a row per source, each image captioned), a PPL histogram and a projection grid per
+    network, and the attribution histogram; small images enlarged to 128 px (nearest neighbour)."""
     from sg2eval.figure10 import figure10_frame, save_figure10
     from sg2eval.plots import save_histogram
-    from sg2model.core.images import save_image_grid
+    from sg2model.core.images import GridLabels, save_image_grid
 
-    save_image_grid(np.concatenate([real[:16], *(run.samples for run in runs)]), folder / "samples.png", 16)
+    shown = real[:16]
+    rows = [f"real images\n(shapes data,\nimages 0-{len(shown) - 1})"]
+    rows += [f"{run.name} network\n(seeds 0-{len(run.samples) - 1})" for run in runs]
+    captions = [f"image {i}" for i in range(len(shown))] + [f"seed {i}" for run in runs
+                                                             for i in range(len(run.samples))]
+    save_image_grid(np.concatenate([shown, *(run.samples for run in runs)]), folder / "samples.png", 16,
+                    labels=GridLabels(captions, rows, "Real images and samples of the shipped networks"))
     for run in runs:
         ppl = run.results["ppl"]
-        save_histogram(ppl.per_item["distance"], folder / f"ppl_hist_{run.name}.png",
-                       title=f"PPL per pair, {run.name} ({labels['distance']})", xlabel="d / eps^2")
+        distances = np.asarray(ppl.per_item["distance"])
+        save_histogram(distances, folder / f"ppl_hist_{run.name}.png", label="pairs",
+                       title=f"per-pair PPL, {run.name} network: PPL {ppl.value:.4g} over the kept pairs",
+                       xlabel=f"d / eps^2 ({_distance_label(run)})", log_x=bool(distances.min() > 0))
         sets = run.projections
         targets = np.concatenate([sets.generated_targets, sets.real_targets])
         projected = np.concatenate([sets.generated.images, sets.real.images])
+        k = len(sets.generated_targets)
+        captions = [f"generated, seed {sets.first + i}" for i in range(k)]
+        captions += [f"real, image {sets.first + i}" for i in range(k)]
+        distances = np.concatenate([sets.generated.distance, sets.real.distance])
+        captions += [f"distance {d:.4g}" for d in distances]
+        labels = GridLabels(captions, ["target", "projection"],
+                            f"Projections, {run.name} network ({_distance_label(run)})")
         save_image_grid(np.concatenate([targets, projected]), folder / f"projections_{run.name}.png",
-                        len(targets))
+                        len(targets), labels=labels)
     frame = figure10_frame({f"projection distances, {run.name}": run.calibration for run in runs})
-    save_figure10(frame, folder / "attribution_hist.png", xlabel=labels["distance"])
+    save_figure10(frame, folder / "attribution_hist.png", xlabel=_distance_label(runs[0]))
 
 
 def _provenance(settings: DemoSettings, official: bool, runs: list[NetworkRun],
@@ -359,7 +401,7 @@ def run_demo(
                                      stages, device) for name, path in networks]
             done = stages.run("reports: Tables 1-4, Figure 10", lambda: _builtin_reports(
                 tmp / REPORTS_DIR, real, attributes, settings, device)) if with_reports else {}
-            table = results_table(runs, choice.labels)
+            table = results_table(runs, choice.kid_scale)
             stages.run("report", lambda: _write_report(tmp, real, runs, table, choice, settings, official,
                                                        stages.times, done))
         _replace_folder(tmp, target)
@@ -396,10 +438,12 @@ def _write_report(folder: Path, real: np.ndarray, runs: list[NetworkRun], table:
     table.to_csv(folder / "results.csv", index=False)
     with atomic_open(folder / "results.md") as handle:
         handle.write(to_markdown(table))
+        notes = table_notes(runs, choice.kid_scale)
+        handle.write("".join(["\nNotes:\n\n", *(f"- {note}\n" for note in notes)]) if notes else "")
     entropies = pd.concat({run.name: run.results["separability"].per_item["entropies"] for run in runs},
                           names=["network"])
     entropies.to_csv(folder / "entropies.csv")
-    _write_figures(folder, real, runs, choice.labels)
+    _write_figures(folder, real, runs)
     write_json(folder / REPORT_JSON, _provenance(settings, official, runs, stage_times, reports))
 
 

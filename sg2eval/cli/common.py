@@ -203,11 +203,15 @@ def main_process() -> bool:
 
 
 def emit_result(result: Result, json_path: str | None) -> None:
-    """Print ``name: value`` lines and the detector's weights status; write JSON when asked (rank 0)."""
+    """Print ``name: value  (what it is)`` lines (:func:`sg2eval.labels.value_label`: detector, counts) and
+    the detector's weights status; write JSON when asked (rank 0)."""
+    from sg2eval.labels import value_label
+
     if not main_process():
         return
     for name, value in result.values.items():
-        click.echo(f"{name}: {value:.6g}")
+        label = value_label(result, name)
+        click.echo(f"{name}: {value:.6g}" + (f"  ({label})" if label != name else ""))
     detector = result.provenance.get("detector") or {}
     weights = detector.get("weights") or {}
     if weights:

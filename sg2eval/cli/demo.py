@@ -43,7 +43,9 @@ def demo_command(
     detectors = "official" if official else "in-domain"
     title = f"sg2eval demo ({'quick' if quick else 'full'}, {detectors} detectors)"
     console = Console(width=200)
-    console.print(_rich_table(report.table, title))
+    by_measure = report.table.set_index("network").T  # a row per measure: its long label reads in one line
+    by_measure.insert(0, "measure", by_measure.index)
+    console.print(_rich_table(by_measure, title))
     if report.reports:
         console.print(_table1(report.reports["table1"]))
         where = f"Tables 1-4 and Figure 10 in {report.folder / REPORTS_DIR}"
@@ -65,13 +67,11 @@ def _rich_table(frame: Any, title: str) -> Any:
 
 
 def _table1(report: Any) -> Any:
-    """The built-in Table 1 (mean ± CI half-width over its seeds) as a rich table."""
+    """The built-in Table 1 (mean ± CI half-width over its seeds) as a rich table, its columns named for what
+    was measured (:func:`sg2reports.outputs.column_labels`: in-domain FD etc.)."""
     from sg2reports.outputs import display_frame
 
     frame = display_frame(report)
     frame = frame.loc[:, (frame != "—").any()]  # the paper has no values for the built-in rows
-    in_domain = {"fid": "in-domain FD", "path_length": "PPL W-end (in-domain dist.)", "precision":
-                 "in-domain precision", "recall": "in-domain recall"}  # the paper's column names -> ours
-    frame.columns = [" ".join(in_domain.get(part, part) for part in str(c).split(" ")) for c in frame.columns]
     title = f"built-in Table 1 ({report.seeds} seeds, in-domain detectors; no published values)"
     return _rich_table(frame, title)

@@ -1,7 +1,10 @@
 """``sg2eval info NET``: what a network file holds (config, resolution, parameter counts, origin, hash).
 
-With ``--verify`` the generator re-renders the fingerprint stored by ``sg2eval convert`` and the command
-fails when the images differ. See docs/official_networks.md.
+With ``--verify`` the generator re-renders a recorded fingerprint and the command fails when the images
+differ. The fingerprint is the file's own (stored by ``sg2eval convert``) or, for the networks shipped with
+sg2eval, the one the assets manifest records beside the file's SHA-256 (``sg2eval/builtin/assets/
+MANIFEST.json``, :func:`recorded_fingerprint`). A file with neither can only be hashed: the command says so
+and fails. See docs/official_networks.md.
 """
 
 from __future__ import annotations
@@ -31,11 +34,15 @@ def info(network: Path, verify: bool, as_json: bool) -> None:
     summary = describe_file(network, bundle)
     check = None
     if verify:
-        stored = bundle.meta.get("fingerprint")
+        stored, where = recorded_fingerprint(bundle.meta, str(summary["sha256"]))
         if stored is None:
-            raise Sg2evalError(f"{network} has no render fingerprint; create one with 'sg2eval convert'")
+            raise Sg2evalError(
+                f"{network} (sha256 {str(summary['sha256'])[:12]}) has no render fingerprint, in the file or "
+                "the built-in assets manifest, so its rendering cannot be verified; create one with "
+                "'sg2eval convert'"
+            )
         check = check_fingerprint(bundle.generator, stored)
-        summary["verify"] = dataclasses.asdict(check)
+        summary["verify"] = {**dataclasses.asdict(check), "fingerprint_from": where}
     if as_json:
         click.echo(json.dumps(summary, indent=2, default=str))
     else:
@@ -45,6 +52,21 @@ def info(network: Path, verify: bool, as_json: bool) -> None:
             f"{network}: rendered images differ from the stored fingerprint (max statistic difference "
             f"{check.max_stat_diff:.3g} > {check.tolerance}); the file is damaged or was converted wrongly"
         )
+
+
+def recorded_fingerprint(meta: dict[str, Any], sha256: str) -> tuple[dict[str, Any] | None, str]:
+    """The render fingerprint to check a network against and where it was recorded: the file's own
+    (``"file"``), else the built-in assets manifest's entry with the same SHA-256 (``"builtin manifest"``);
+    ``(None, "")`` when neither has one."""
+    if meta.get("fingerprint") is not None:
+        return dict(meta["fingerprint"]), "file"
+    from sg2eval.builtin.paths import manifest
+
+    for entry in manifest().values():
+        fingerprint = entry.get("fingerprint")
+        if entry.get("sha256") == sha256 and isinstance(fingerprint, dict):
+            return dict(fingerprint), "builtin manifest"
+    return None, ""
 
 
 def _print_summary(summary: dict[str, Any]) -> None:
@@ -75,5 +97,5 @@ def _print_summary(summary: dict[str, Any]) -> None:
         colour = "green" if result["status"] in ("exact", "close") else "red"
         console.print(
             f"verify: [{colour}]{result['status']}[/{colour}] (max statistic difference "
-            f"{result['max_stat_diff']:.3g})"
+            f"{result['max_stat_diff']:.3g}; fingerprint from the {result['fingerprint_from']})"
         )

@@ -1,8 +1,9 @@
 """Entry point of the ``sg2eval`` command.
 
-Subcommands live in their own modules and are imported only when invoked, so ``sg2eval --help`` stays fast
-and a broken optional dependency of one command cannot break the others. To add a command, add its name and
-``"module:attribute"`` to :data:`COMMANDS`.
+Subcommands live in their own modules and are imported only when invoked, so a broken optional dependency
+of one command cannot break the others. To add a command, add its name and ``"module:attribute"`` to
+:data:`COMMANDS` and a one-sentence summary to :data:`SHORT_HELP` (what ``--help`` lists; click would cut the
+docstring's first sentence to fit the terminal).
 """
 
 from __future__ import annotations
@@ -41,6 +42,45 @@ COMMANDS: dict[str, str] = {
 }
 
 
+#: The summary ``--help`` lists per command (and per subcommand of a group, as ``"group sub"``): one sentence
+#: short enough for one line of an 80-column terminal.
+SHORT_HELP: dict[str, str] = {
+    "attribute": "Say whether a network generated each image.",
+    "attribute-calibrate": "Choose a network's attribution threshold.",
+    "classifiers": "Attribute classifiers for linear separability.",
+    "classifiers info": "Show a classifier set's attributes and accuracy.",
+    "classifiers train": "Train one classifier per attribute.",
+    "convert": "Convert a TF or PyTorch pickle to .sg2.",
+    "datasets": "Make the procedural shapes dataset.",
+    "datasets make-shapes": "Write the procedural labelled shapes dataset.",
+    "demo": "Evaluate the shipped networks offline.",
+    "features": "Compute and store detector features.",
+    "fid": "Fréchet Inception Distance of two image sets.",
+    "info": "Show what a network file holds.",
+    "kid": "Kernel Inception Distance of two image sets.",
+    "ops": "Build and inspect the fused CUDA kernels.",
+    "ops build": "Compile the CUDA extension now or find it cached.",
+    "ops status": "Say which implementation each op uses on CUDA.",
+    "ppl": "Perceptual path length of a network.",
+    "pr": "Precision and recall of two image sets.",
+    "project": "Project images into a network's W space.",
+    "report": "Reproduce a table or figure of the paper.",
+    "separability": "Linear separability of a network's latent space.",
+    "train": "Train a StyleGAN2 generator.",
+    "weights": "Find and verify detector weight files.",
+    "weights list": "Show each known weight file and where it was found.",
+}
+
+
+def with_short_help(name: str, command: click.Command) -> click.Command:
+    """``command`` (and a group's subcommands) with the summaries of :data:`SHORT_HELP`."""
+    command.short_help = SHORT_HELP.get(name, command.short_help)
+    if isinstance(command, click.Group):
+        for sub_name, sub in command.commands.items():
+            with_short_help(f"{name} {sub_name}", sub)
+    return command
+
+
 class BadInput(click.ClickException):
     """A :class:`~sg2model.core.errors.Sg2Error` shown as ``Error: <message>``, exit status 2."""
 
@@ -61,7 +101,7 @@ class LazyGroup(click.Group):
         module_name, attribute = target.split(":")
         command = getattr(importlib.import_module(module_name), attribute)
         assert isinstance(command, click.Command)
-        return command
+        return with_short_help(cmd_name, command)
 
     def invoke(self, ctx: click.Context) -> Any:
         from sg2eval.cli.option_naming import command_option
