@@ -99,8 +99,25 @@ def _invoke(template: list[str], places: dict[str, str]) -> str:
     return result.output
 
 
+#: Commands defined on the official Inception network only (no in-domain stand-in): offline they say in one
+#: line how to get its weights.
+NEED_OFFICIAL_WEIGHTS: dict[str, list[str]] = {
+    "is": ["is", NET, "--num", "16", "--no-cache", *CPU],
+}
+
+
 def test_the_table_covers_every_command() -> None:
-    assert set(CASES) == set(COMMANDS)
+    assert set(CASES) | set(NEED_OFFICIAL_WEIGHTS) == set(COMMANDS)
+    assert not set(CASES) & set(NEED_OFFICIAL_WEIGHTS)
+
+
+@pytest.mark.parametrize("command", list(NEED_OFFICIAL_WEIGHTS))
+def test_inception_only_commands_say_how_to_get_the_weights(
+    offline: None, workspace: dict[str, str], command: str
+) -> None:
+    result = CliRunner().invoke(cli, [part.format(**workspace) for part in NEED_OFFICIAL_WEIGHTS[command]])
+    assert result.exit_code == 2 and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1 and "sg2eval weights fetch" in result.output
 
 
 @pytest.mark.parametrize("command", [c for c in CASES if c != "demo"])

@@ -57,6 +57,7 @@ SHORT_HELP: dict[str, str] = {
     "features": "Compute and store detector features.",
     "fid": "Fréchet Inception Distance of two image sets.",
     "info": "Show what a network file holds.",
+    "is": "Inception Score of an image set.",
     "kid": "Kernel Inception Distance of two image sets.",
     "ops": "Build and inspect the fused CUDA kernels.",
     "ops build": "Compile the CUDA extension now or find it cached.",
@@ -67,7 +68,8 @@ SHORT_HELP: dict[str, str] = {
     "report": "Reproduce a table or figure of the paper.",
     "separability": "Linear separability of a network's latent space.",
     "train": "Train a StyleGAN2 generator.",
-    "weights": "Find and verify detector weight files.",
+    "weights": "Find, fetch and verify detector weight files.",
+    "weights fetch": "Download official weight files and verify them.",
     "weights list": "Show each known weight file and where it was found.",
 }
 
