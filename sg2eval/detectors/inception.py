@@ -55,9 +55,9 @@ class ConvBN(nn.Module):
         return F.relu(self.bn(self.conv(x)), inplace=True)  # the conv (or bn) output is a fresh tensor
 
     def fold_batch_norm(self) -> None:
-        """Fold the inference batch norm into the convolution (weight times ``gamma / sqrt(var + eps)``, a
-        bias ``beta - mean * scale``; computed in float64, stored in float32) and drop ``bn``. Features move by
-        float32 rounding only (docs/performance.md); the state dict loses the pytorch-fid layout."""
+        """Fold the inference batch norm into the convolution (weight times ``gamma / sqrt(var + eps)``,
+        a bias ``beta - mean * scale``; computed in float64, stored in float32) and drop ``bn``. Features
+        move by float32 rounding only (docs/performance.md); the state dict loses the pytorch-fid layout."""
         bn, conv = self.bn, self.conv
         scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)  # [c_out]
         weight = conv.weight.double() * scale.view(-1, 1, 1, 1)
