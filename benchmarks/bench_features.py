@@ -13,14 +13,22 @@ seconds / our seconds (> 1: sg2eval faster), medians of ``--repeats`` rounds.
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import PIL.Image
-
-from _harness import OURS, Contender, Params, child_entry, common_parser, in_children, machine_line, print_table
+from _harness import (
+    OURS,
+    Contender,
+    Params,
+    child_entry,
+    common_parser,
+    in_children,
+    machine_line,
+    print_table,
+)
 
 SIZE = 256
 WEIGHTS_NAME = "pt_inception-2015-12-05-6726825d.pth"
@@ -55,9 +63,11 @@ def write_inputs(root: Path, num: int) -> Params:
 def ours(params: Params) -> Callable[[], object]:
     import sg2eval
 
-    return lambda: sg2eval.compute_features(
-        params["folder"], weights=params["weights"], batch_size=params["batch"], cache=False
-    ).features.shape
+    return lambda: (
+        sg2eval.compute_features(
+            params["folder"], weights=params["weights"], batch_size=params["batch"], cache=False
+        ).features.shape
+    )
 
 
 def torch_fidelity(params: Params) -> Callable[[], object]:
