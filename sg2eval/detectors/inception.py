@@ -59,6 +59,7 @@ class ConvBN(nn.Module):
         a bias ``beta - mean * scale``; computed in float64, stored in float32) and drop ``bn``. Features
         move by float32 rounding only (docs/performance.md); the state dict loses the pytorch-fid layout."""
         bn, conv = self.bn, self.conv
+        assert bn.running_mean is not None and bn.running_var is not None  # eval-mode statistics are loaded
         scale = bn.weight.double() / torch.sqrt(bn.running_var.double() + bn.eps)  # [c_out]
         weight = conv.weight.double() * scale.view(-1, 1, 1, 1)
         bias = bn.bias.double() - bn.running_mean.double() * scale
@@ -284,7 +285,7 @@ def inference_network(net: InceptionV3TF, device: torch.device) -> InceptionV3TF
     for module in net.modules():
         if isinstance(module, ConvBN):
             module.fold_batch_norm()
-    return net.to(device, memory_format=torch.channels_last)
+    return net.to(device).to(memory_format=torch.channels_last)
 
 
 class InceptionDetector(Detector):
