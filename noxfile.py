@@ -4,7 +4,7 @@ instead of building fresh environments, so they start in seconds.
     nox -s tests        the test suite (pytest; cuda-marked tests are deselected without a GPU)
     nox -s lint         ruff on the tree, mypy on every package, the layer contract (scripts/check_layers.py)
     nox -s cuda_build   compile the fused CUDA ops with nvcc (skipped when nvcc is absent)
-    nox -s bench        every benchmarks/bench_*.py
+    nox -s bench        the peer comparisons (benchmarks/PEER_BENCHES; ``nox -s bench -- --quick``: minutes)
 """
 
 from __future__ import annotations
@@ -50,7 +50,13 @@ def cuda_build(session: nox.Session) -> None:
     session.run(PYTHON, "-c", cli, "ops", "build", *session.posargs, env=env, external=True)
 
 
+PEER_BENCHES = ("bench_features.py", "bench_metrics.py", "bench_ppl.py", "bench_projector.py")
+
+
 @nox.session(python=False)
 def bench(session: nox.Session) -> None:
-    for script in sorted((ROOT / "benchmarks").glob("bench_*.py")):
-        session.run(PYTHON, str(script), *session.posargs, env={"PYTHONPATH": str(ROOT)}, external=True)
+    """sg2eval against its peers on one machine, one script after the other (docs/performance.md); the
+    other benchmarks/bench_*.py (GPU kernels, training, separability) are run by hand."""
+    for script in PEER_BENCHES:
+        path = str(ROOT / "benchmarks" / script)
+        session.run(PYTHON, path, *session.posargs, env={"PYTHONPATH": str(ROOT)}, external=True)

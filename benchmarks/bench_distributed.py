@@ -60,7 +60,7 @@ def command(job: str, inputs: dict[str, str], folder: Path, args: argparse.Names
     from sg2eval.builtin.paths import CLASSIFIERS_DIR, asset
 
     return ["separability", "--network", inputs["network"], "--classifiers", str(asset(CLASSIFIERS_DIR)),
-            "--num", str(args.samples), "--batch-size", "64", "--device", args.device]  # fmt: skip
+            "--num", str(args.samples), "--batch", "64", "--device", args.device]  # fmt: skip
 
 
 def timed_run(processes: int, argv: list[str], threads: int) -> float:

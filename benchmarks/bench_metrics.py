@@ -1,179 +1,170 @@
-"""Benchmark of the distribution-metric core against its peers, all measured in the same run.
+"""The metric cores against their peers on the same feature arrays, measured in one run.
 
-1. Inception feature extraction from one PNG folder with one weight file: sg2eval vs torch-fidelity vs
-   pytorch-fid (images/s, ratio to sg2eval, largest feature difference to sg2eval).
-2. ``trace(sqrtm(S1 S2))`` for 2048x2048 covariances: our ``eigh`` route vs torch-fidelity's ``eigvals`` vs
-   ``scipy.linalg.sqrtm`` (the official code's call), with each route's FID difference to ``eigh``.
-3. Precision/recall on N x N random features of dimension D (default 10 000 x 10 000, D = 4096 as VGG16 fc2):
-   sg2eval (torch, blocks of 10 000) vs prdc.
+1. FID from 2048-d statistics (mu, sigma) vs pytorch-fid (``scipy.linalg.sqrtm``), torch-fidelity and
+   torchmetrics (in this process; one warm-up round, then interleaved rounds).
+2. KID (100 subsets of 1000, ``--quick`` 10; cubic kernel) on [N, 2048] features vs torch-fidelity and
+   torchmetrics (in this
+   process, interleaved).
+3. Precision/recall, k = 3, on N x N random 4096-d features (VGG16 fc2 size; 5 000 and 10 000; ``--quick``
+   2 000) vs prdc and torch-fidelity: each contender in a child process per round (time and peak RSS).
 
-Without ``--weights`` a seeded random Inception file in the pytorch-fid layout is written (the official
-file cannot be downloaded here); the speed of a random network equals the real one's.
+The FID and KID inputs are random features with the covariance structure of a low-rank mixing, so the
+square root and the kernels are as costly as on real features. Ratio: peer seconds / our seconds (> 1:
+sg2eval faster), medians of ``--repeats`` rounds; the value column shows the contenders agree.
 
-    python benchmarks/bench_metrics.py [--num 64] [--size 299] [--pr-num 10000] [--pr-dim 4096]
+    python benchmarks/bench_metrics.py [--quick] [--repeats 3] [--skip fid kid pr]
 """
 
 from __future__ import annotations
 
-import argparse
-import os
-import sys
-import tempfile
-import time
 from collections.abc import Callable
-from pathlib import Path
-from typing import Any
 
 import numpy as np
-import PIL.Image
-import torch
+from _harness import (
+    OURS,
+    Contender,
+    Params,
+    child_entry,
+    common_parser,
+    in_children,
+    in_process,
+    machine_line,
+    print_table,
+)
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
-
-
-def timed(function: Callable[[], Any]) -> tuple[Any, float]:
-    start = time.perf_counter()
-    value = function()
-    return value, time.perf_counter() - start
-
-
-def write_folder(root: Path, num: int, size: int) -> list[Path]:
-    rng = np.random.default_rng(0)
-    root.mkdir(parents=True, exist_ok=True)
-    smooth = rng.integers(0, 256, (num, size // 8 + 1, size // 8 + 1, 3), dtype=np.uint8)
-    paths = []
-    for i in range(num):
-        image = PIL.Image.fromarray(smooth[i]).resize((size, size), PIL.Image.Resampling.BILINEAR)
-        paths.append(root / f"{i:05d}.png")
-        image.save(paths[-1])
-    return paths
+FID_DIM = 2048
 
 
-def bench_features(
-    weights: Path, folder: Path, files: list[Path], batch: int
-) -> list[tuple[str, float, float]]:
-    import pytorch_fid.inception as pfid
-    from pytorch_fid.fid_score import get_activations
-    from torch_fidelity.feature_extractor_inceptionv3 import FeatureExtractorInceptionV3
-    from torch_fidelity.utils import get_featuresdict_from_dataset, prepare_input_from_descriptor
-
-    import sg2eval
-
-    ours, t_ours = timed(
-        lambda: (
-            sg2eval.compute_features(
-                str(folder), weights=str(weights), batch_size=batch, cache=False
-            ).features
-        )
-    )
-
-    def torch_fidelity() -> np.ndarray:
-        extractor = FeatureExtractorInceptionV3(
-            "inception-v3-compat", ["2048"], feature_extractor_weights_path=str(weights)
-        )
-        dataset = prepare_input_from_descriptor(
-            {"input": str(folder)}, samples_find_deep=False, verbose=False
-        )
-        found = get_featuresdict_from_dataset(dataset, extractor, batch, False, False, False)
-        return found["2048"].numpy()
-
-    theirs_tf, t_tf = timed(torch_fidelity)
-
-    state = torch.load(weights, weights_only=True)
-    pfid.load_state_dict_from_url = lambda *a, **k: state  # offline: hand pytorch-fid the same weights
-
-    def pytorch_fid() -> np.ndarray:
-        model = pfid.InceptionV3([pfid.InceptionV3.BLOCK_INDEX_BY_DIM[2048]]).eval()
-        return get_activations([str(f) for f in files], model, batch, 2048, "cpu", num_workers=2)
-
-    theirs_pf, t_pf = timed(pytorch_fid)
-    n = len(files)
-    return [
-        ("sg2eval", n / t_ours, 0.0),
-        ("torch-fidelity", n / t_tf, float(np.abs(theirs_tf - ours).max())),
-        ("pytorch-fid", n / t_pf, float(np.abs(theirs_pf - ours).max())),
-    ]
+def feature_pair(num: int, dim: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Real and fake float32 features [num, dim]: ReLU of a 16-D latent through one random embedding (fake
+    shifted and widened), so distances and kernels behave like those of real detector features."""
+    rng = np.random.default_rng(seed)
+    embed = rng.standard_normal((16, dim)).astype(np.float32)
+    real = np.maximum(rng.standard_normal((num, 16)).astype(np.float32) @ embed, 0)
+    fake = np.maximum((rng.standard_normal((num, 16)).astype(np.float32) * 1.2 + 0.2) @ embed, 0)
+    noise = 0.1 * rng.standard_normal((2, num, dim)).astype(np.float32)  # full rank, as real covariances
+    return real + noise[0], fake + noise[1]
 
 
-def bench_sqrtm(dim: int, samples: int, repeats: int = 2) -> list[tuple[str, float, float, float]]:
-    """Single-thread CPU time, best of ``repeats`` with routes interleaved (robust to other jobs)."""
-    from threadpoolctl import threadpool_limits
+def fid_calls(num: int) -> dict[str, Callable[[], object]]:
+    import torch
+    from pytorch_fid.fid_score import calculate_frechet_distance
+    from torch_fidelity.metric_fid import fid_statistics_to_metric
+    from torchmetrics.image.fid import _compute_fid
 
     from sg2eval.metrics.fid import frechet_distance, gaussian_stats
 
-    rng = np.random.default_rng(1)
-    mixing = rng.standard_normal((dim, dim)) / np.sqrt(dim)
-    real = gaussian_stats(rng.standard_normal((samples, dim)) @ mixing)
-    fake = gaussian_stats((rng.standard_normal((samples, dim)) * 1.1 + 0.05) @ mixing)
-    methods = ("eigh", "eigvals", "sqrtm")
-    best = dict.fromkeys(methods, float("inf"))
-    values = {}
-    with threadpool_limits(1):
-        for _ in range(repeats):
-            for method in methods:
-                cpu = time.process_time()
-                values[method] = frechet_distance(real, fake, method)  # type: ignore[arg-type]
-                best[method] = min(best[method], time.process_time() - cpu)
-    return [(m, best[m], values[m], abs(values[m] - values["eigh"])) for m in methods]
+    real, fake = (gaussian_stats(f) for f in feature_pair(num, FID_DIM, seed=1))
+    stats = [{"mu": s.mu, "sigma": s.sigma} for s in (real, fake)]
+    tensors = [torch.from_numpy(a) for a in (real.mu, real.sigma, fake.mu, fake.sigma)]
+    return {
+        OURS: lambda: frechet_distance(real, fake),
+        "pytorch-fid": lambda: float(calculate_frechet_distance(real.mu, real.sigma, fake.mu, fake.sigma)),
+        "torch-fidelity": lambda: float(
+            fid_statistics_to_metric(*stats, verbose=False)["frechet_inception_distance"]
+        ),
+        "torchmetrics": lambda: float(_compute_fid(*tensors)),
+    }
 
 
-def bench_pr(num: int, dim: int) -> list[tuple[str, float, float, float]]:
-    from prdc import compute_prdc
+def kid_calls(num: int, subsets: int) -> dict[str, Callable[[], object]]:
+    import torch
+    from torch import nn
+    from torch_fidelity.metric_kid import kid_features_to_metric
+    from torchmetrics.image.kid import KernelInceptionDistance
 
+    from sg2eval.metrics.kid import KidConfig, compute_kid
+
+    real, fake = feature_pair(num, FID_DIM, seed=3)
+    real_t, fake_t = torch.from_numpy(real), torch.from_numpy(fake)
+
+    def torchmetrics() -> float:
+        metric = KernelInceptionDistance(feature=nn.Identity(), subsets=subsets, subset_size=1000)
+        metric.update(real_t, real=True)
+        metric.update(fake_t, real=False)
+        return float(metric.compute()[0])
+
+    def torch_fidelity() -> float:
+        found = kid_features_to_metric(
+            fake_t, real_t, kid_subsets=subsets, kid_subset_size=1000, verbose=False
+        )
+        return float(found["kernel_inception_distance_mean"])
+
+    return {
+        OURS: lambda: compute_kid(real, fake, KidConfig(num_subsets=subsets)).values["kid"],
+        "torch-fidelity": torch_fidelity,
+        "torchmetrics": torchmetrics,
+    }
+
+
+def _pr_inputs(params: Params) -> tuple[np.ndarray, np.ndarray]:
+    return feature_pair(params["num"], params["dim"], seed=2)
+
+
+def pr_ours(params: Params) -> Callable[[], object]:
     from sg2eval.metrics.pr import precision_recall_values
 
-    rng = np.random.default_rng(2)
-    embed = rng.standard_normal((16, dim)).astype(np.float32)  # features on a 16-D manifold, like real ones
-    real = np.maximum(rng.standard_normal((num, 16)).astype(np.float32) @ embed, 0)
-    fake = np.maximum((rng.standard_normal((num, 16)).astype(np.float32) * 1.2 + 0.2) @ embed, 0)
-    (p_ours, r_ours), t_ours = timed(lambda: precision_recall_values(real, fake))
-    peer, t_peer = timed(lambda: compute_prdc(real, fake, nearest_k=3))
-    return [("sg2eval", t_ours, p_ours, r_ours), ("prdc", t_peer, peer["precision"], peer["recall"])]
+    real, fake = _pr_inputs(params)
+    return lambda: "P={:.4f} R={:.4f}".format(*precision_recall_values(real, fake))
+
+
+def pr_prdc(params: Params) -> Callable[[], object]:
+    from prdc import compute_prdc
+
+    real, fake = _pr_inputs(params)
+
+    def run() -> str:
+        found = compute_prdc(real, fake, nearest_k=3)  # also density and coverage: prdc has no P&R-only call
+        return f"P={found['precision']:.4f} R={found['recall']:.4f}"
+
+    return run
+
+
+def pr_torch_fidelity(params: Params) -> Callable[[], object]:
+    import torch
+    from torch_fidelity.metric_prc import prc_features_to_metric
+
+    real, fake = (torch.from_numpy(a) for a in _pr_inputs(params))
+
+    def run() -> str:
+        found = prc_features_to_metric(
+            fake, real, prc_neighborhood=3, prc_batch_size=10000, save_cpu_ram=False, verbose=False
+        )
+        return f"P={found['precision']:.4f} R={found['recall']:.4f}"
+
+    return run
+
+
+PR_CONTENDERS: dict[str, Contender] = {OURS: pr_ours, "prdc": pr_prdc, "torch-fidelity": pr_torch_fidelity}
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--weights", type=Path, default=None, help="Inception .pth (pytorch-fid layout)")
-    parser.add_argument("--num", type=int, default=64, help="images for the extraction benchmark")
-    parser.add_argument("--size", type=int, default=299, help="image size (299: no resize in any package)")
-    parser.add_argument("--batch", type=int, default=32)
-    parser.add_argument("--sqrtm-dim", type=int, default=2048)
-    parser.add_argument("--pr-num", type=int, default=10_000)
+    parser = common_parser(__doc__.splitlines()[0])
+    parser.add_argument("--stats-num", type=int, default=None, help="features behind the FID statistics")
+    parser.add_argument("--kid-num", type=int, default=None, help="features per set for KID")
+    parser.add_argument("--pr-nums", type=int, nargs="+", default=None, help="P&R sizes (5000 10000)")
     parser.add_argument("--pr-dim", type=int, default=4096)
-    parser.add_argument("--skip", nargs="*", default=[], choices=["features", "sqrtm", "pr"])
+    parser.add_argument("--skip", nargs="*", default=[], choices=["fid", "kid", "pr"])
     args = parser.parse_args()
-
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} cpus, "
-          f"load average {os.getloadavg()[0]:.1f} (shared machine: compare ratios)")  # fmt: skip
-    with tempfile.TemporaryDirectory() as tmp:
-        root = Path(tmp)
-        if "features" not in args.skip:
-            weights = args.weights
-            if weights is None:
-                from tests.helpers.fake_weights import write_inception_pth
-
-                weights = write_inception_pth(root / "pt_inception-2015-12-05-6726825d.pth", seed=0)
-            files = write_folder(root / "images", args.num, args.size)
-            print(
-                f"\n1. Inception features, {args.num} PNG images {args.size}x{args.size}, batch {args.batch}"
+    child_entry(args, PR_CONTENDERS)
+    print(machine_line())
+    if "fid" not in args.skip:
+        num = args.stats_num or (4096 if args.quick else 10_000)
+        measured = in_process(fid_calls(num), args.repeats, warmup=False)
+        print_table(f"FID from {FID_DIM}-d statistics (of {num} features), in process", measured)
+    if "kid" not in args.skip:
+        num, subsets = args.kid_num or (1000 if args.quick else 5000), 10 if args.quick else 100
+        measured = in_process(kid_calls(num, subsets), args.repeats, warmup=False)
+        title = f"KID, {num} x {num} {FID_DIM}-d features, {subsets} subsets of 1000, in process"
+        print_table(title, measured)
+    if "pr" not in args.skip:
+        for num in args.pr_nums or ([2000] if args.quick else [5000, 10_000]):
+            params = {"num": num, "dim": args.pr_dim}
+            measured = in_children(__file__, list(PR_CONTENDERS), params, args.repeats)
+            print_table(
+                f"precision/recall k=3, {num} x {num} features of dim {args.pr_dim}, child process per run",
+                measured,
             )
-            rows = bench_features(weights, root / "images", files, args.batch)
-            print(f"{'package':<16}{'images/s':>10}{'ratio':>8}{'max |feature diff|':>20}")
-            for name, rate, diff in rows:
-                print(f"{name:<16}{rate:>10.2f}{rate / rows[0][1]:>8.2f}{diff:>20.2e}")
-            print("(pytorch-fid scales inputs by /255 where the TF graph uses (x-128)/128: features differ)")
-        if "sqrtm" not in args.skip:
-            print(f"\n2. trace sqrtm(S1 S2), {args.sqrtm_dim}x{args.sqrtm_dim} float64")
-            rows_s = bench_sqrtm(args.sqrtm_dim, 2 * args.sqrtm_dim)
-            print(f"{'route':<16}{'1-thr CPU s':>12}{'x eigh':>8}{'FID':>14}{'|FID - FID_eigh|':>20}")
-            for name, seconds, value, diff in rows_s:
-                print(f"{name:<16}{seconds:>12.2f}{seconds / rows_s[0][1]:>8.2f}{value:>14.8f}{diff:>20.2e}")
-        if "pr" not in args.skip:
-            print(f"\n3. precision/recall, {args.pr_num} x {args.pr_num} features of dim {args.pr_dim}, k=3")
-            rows_p = bench_pr(args.pr_num, args.pr_dim)
-            print(f"{'package':<16}{'seconds':>10}{'x ours':>8}{'precision':>11}{'recall':>9}")
-            for name, seconds, p, r in rows_p:
-                print(f"{name:<16}{seconds:>10.2f}{seconds / rows_p[0][1]:>8.2f}{p:>11.4f}{r:>9.4f}")
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ LPIPS unchanged) with the same number of pairs per generator call.
 from __future__ import annotations
 
 import argparse
+import statistics
 import time
 from collections.abc import Callable
 from typing import Any
@@ -43,16 +44,16 @@ class FlatLpips(nn.Module):
         return self.net(x0, x1).reshape(-1)
 
 
-def best_times(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
-    """Best wall time of each function over ``repeats`` rounds; the functions alternate within a round so
+def median_times(fns: dict[str, Callable[[], object]], repeats: int) -> dict[str, float]:
+    """Median wall time of each function over ``repeats`` rounds; the functions alternate within a round so
     that load from other processes hits them alike."""
-    best = dict.fromkeys(fns, float("inf"))
+    runs: dict[str, list[float]] = {name: [] for name in fns}
     for _ in range(repeats):
         for name, fn in fns.items():
             start = time.perf_counter()
             fn()
-            best[name] = min(best[name], time.perf_counter() - start)
-    return best
+            runs[name].append(time.perf_counter() - start)
+    return {name: statistics.median(found) for name, found in runs.items()}
 
 
 def main() -> None:
@@ -61,8 +62,11 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=2, help="pairs per generator call (both methods)")
     parser.add_argument("--resolution", type=int, default=256)
     parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument("--repeats", type=int, default=3, help="timed runs per method; the best is kept")
+    parser.add_argument("--repeats", type=int, default=3, help="timed runs per method; the median is kept")
+    parser.add_argument("--quick", action="store_true", help="2 pairs per timed run")
     args = parser.parse_args()
+    if args.quick:
+        args.pairs = 2
 
     import lpips
     from torchmetrics.functional.image.perceptual_path_length import perceptual_path_length
@@ -95,14 +99,14 @@ def main() -> None:
                 sim_net=FlatLpips(net),
             )
 
-    times = best_times({"sg2eval": ours, "torchmetrics 1.9.0": theirs}, args.repeats)
+    times = median_times({"sg2eval": ours, "torchmetrics 1.9.0": theirs}, args.repeats)
     rows = list(times.items())
     reference = rows[1][1]
     print(
         f"PPL (W, endpoints), Generator.from_config('F', {args.resolution}), lpips VGG, {args.pairs} pairs, "
-        f"{args.batch} pairs per call, {args.threads} CPU thread(s), best of {args.repeats} alternating runs"
+        f"{args.batch} pairs per call, {args.threads} CPU thread(s), median of {args.repeats} rounds"
     )
-    print(f"{'implementation':<20} {'seconds':>9} {'pairs/s':>9} {'speed vs torchmetrics':>22}")
+    print(f"{'implementation':<20} {'seconds':>9} {'pairs/s':>9} {'peer s / our s':>22}")
     for name, seconds in rows:
         print(f"{name:<20} {seconds:>9.2f} {args.pairs / seconds:>9.3f} {reference / seconds:>21.2f}x")
 

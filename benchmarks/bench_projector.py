@@ -57,7 +57,10 @@ def main() -> None:
         action="store_true",
         help="Grouped modulated convs (the projector uses plain ones).",
     )
+    parser.add_argument("--quick", action="store_true", help="2 timed steps, batches 1 and 4")
     args = parser.parse_args()
+    if args.quick:
+        args.steps, args.batches = 2, "1,4"
 
     torch.manual_seed(0)
     G = Generator.from_config(
