@@ -66,7 +66,7 @@ def read_npz(
             names = [] if meta_only else [name for name in archive.files if name != META_KEY]
             arrays = {name: archive[name] for name in names}
             meta = json.loads(str(archive[META_KEY]))
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile) as error:
         raise Sg2evalError(
             f"{path} cannot be read as an .npz file ({error}); delete it and recompute"
         ) from error

@@ -9,6 +9,8 @@ or name it ``images``. Order is the array's first axis.
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from pathlib import Path
 from typing import Literal
 
@@ -46,13 +48,28 @@ def to_nchw(array: np.ndarray, layout: Layout = "auto", name: str = "array") -> 
 
 
 def load_image_array(path: Path) -> np.ndarray:
-    """The image array stored in a ``.npy`` (memory-mapped) or ``.npz`` file."""
-    if path.suffix.lower() == ".npy":
-        return np.load(path, mmap_mode="r", allow_pickle=False)
-    with np.load(path, allow_pickle=False) as archive:
-        keys = list(archive.keys())
-        if "images" in keys:
-            return archive["images"]
-        if len(keys) == 1:
-            return archive[keys[0]]
+    """The image array stored in a ``.npy`` (memory-mapped) or ``.npz`` file. Empty, truncated or damaged
+    files and arrays of Python objects (which would need unpickling) are refused in one line."""
+    try:
+        if path.suffix.lower() == ".npy":
+            return _readable(np.load(path, mmap_mode="r", allow_pickle=False), path)
+        with np.load(path, allow_pickle=False) as archive:
+            keys = list(archive.keys())
+            if "images" in keys:
+                return _readable(archive["images"], path)
+            if len(keys) == 1:
+                return _readable(archive[keys[0]], path)
+    except (OSError, EOFError, ValueError, zipfile.BadZipFile, zlib.error) as error:
+        if path.is_file() and path.stat().st_size == 0:
+            raise Sg2Error(f"{path} is empty (0 bytes); write the images again") from error
+        raise Sg2Error(
+            f"{path} is not a readable {path.suffix.lower()} image array ({error}); it may be truncated or "
+            "hold Python objects: save uint8 images with numpy.save / numpy.savez"
+        ) from error
     raise Sg2Error(f"{path} holds arrays {keys}; store one array, or name the images 'images'")
+
+
+def _readable(array: np.ndarray, path: Path) -> np.ndarray:
+    if array.dtype.hasobject:  # a .npy header naming an object dtype cannot be memory-mapped either
+        raise ValueError("an array of Python objects")
+    return array

@@ -17,6 +17,7 @@ from typing import Any, TypeVar
 import click
 
 from sg2eval.result import Result
+from sg2model.core.checks import RULES, check
 from sg2model.core.files import write_json
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -55,6 +56,24 @@ class NumType(click.ParamType):
 
 
 NUM = NumType()
+
+
+class Checked(click.ParamType):
+    """A number checked by the rule ``RULES[rule]`` of :mod:`sg2model.core.checks`, the table the Python API
+    checks too; a refused value is one line naming the option (``--k must be an integer >= 1, got 0``)."""
+
+    def __init__(self, rule: str) -> None:
+        self.rule = rule
+        self.name = "INTEGER" if RULES[rule].integer else "FLOAT"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        label = param.opts[0] if param is not None and param.opts else self.rule
+        if isinstance(value, str):
+            try:
+                value = int(value) if RULES[self.rule].integer else float(value)
+            except ValueError:
+                value = value.strip()
+        return check(self.rule, value, label)
 
 SOURCE_HELP = (
     "image folder (recursive, png/jpg/webp), .zip, .npy/.npz uint8 images, network file (.sg2/.pkl, "
@@ -98,13 +117,17 @@ def run_options(default_detector: str) -> Callable[[F], F]:
             [
                 click.option(
                     "--seed",
-                    type=int,
+                    type=Checked("seed"),
                     default=0,
                     show_default=True,
                     help="Network sources: image i uses seed+i.",
                 ),
                 click.option(
-                    "--truncation", type=float, default=1.0, show_default=True, help="Network sources: psi."
+                    "--truncation",
+                    type=Checked("truncation"),
+                    default=1.0,
+                    show_default=True,
+                    help="Network sources: psi.",
                 ),
                 click.option(
                     "--noise-mode",
@@ -130,7 +153,7 @@ def run_options(default_detector: str) -> Callable[[F], F]:
                     help="Detector name or torchscript:PATH.",
                 ),
                 click.option("--weights", default=None, metavar="FILE", help="Detector weight file to use."),
-                click.option("--batch-size", type=int, default=64, show_default=True),
+                click.option("--batch-size", type=Checked("batch_size"), default=64, show_default=True),
                 click.option(
                     "--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ..."
                 ),

@@ -58,5 +58,9 @@ def train_command(data: str, out: Path, metrics: str, **options: object) -> None
         click.echo(f"training finished; snapshots and log.jsonl in {run}")
 
 
-if __name__ == "__main__":  # torchrun -m sg2eval.cli.train ...
-    train_command()
+if __name__ == "__main__":  # torchrun -m sg2eval.cli.train ...: errors as one line, exit status 2
+    import sys
+
+    from sg2eval.cli.main import cli
+
+    cli(["train", *sys.argv[1:]], prog_name="sg2eval")
