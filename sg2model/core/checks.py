@@ -5,6 +5,9 @@ dataclasses check their fields with :func:`check_fields` and the command line's 
 through ``sg2eval.cli.common.Checked``, so a value refused on one side is refused on the other with the same
 words (``--k must be an integer >= 1, got 0`` / ``k must be ...``). Real numbers must be finite: a NaN would
 compare False against every bound and pass silently.
+
+:func:`require_finite` is the same rule for arrays: generated images, features and distances with a NaN or
+an infinity would otherwise become a number that looks like a measurement (``to_uint8`` turns NaN into 0).
 """
 
 from __future__ import annotations
@@ -13,6 +16,9 @@ import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
+
+import numpy as np
+import torch
 
 from sg2model.core.errors import Sg2Error
 
@@ -101,3 +107,14 @@ def check_fields(config: Any, names: Iterable[str]) -> None:
         value = getattr(config, name)
         if value is not None:
             check(name, value)
+
+
+def require_finite(values: torch.Tensor | np.ndarray, what: str, hint: str) -> None:
+    """Raise :class:`Sg2Error` ``"<what>: N of M values are NaN or infinite; <hint>"`` unless every value of
+    ``values`` is finite."""
+    if isinstance(values, torch.Tensor):
+        total, bad = values.numel(), int((~torch.isfinite(values)).sum())
+    else:
+        total, bad = int(np.size(values)), int(np.size(values) - np.count_nonzero(np.isfinite(values)))
+    if bad:
+        raise Sg2Error(f"{what}: {bad} of {total} values are NaN or infinite; {hint}")
