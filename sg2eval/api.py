@@ -42,6 +42,7 @@ from sg2eval.metrics.pr import DistanceDtype, PrConfig, compute_precision_recall
 from sg2eval.result import Result, Stopwatch, provenance
 from sg2eval.sources import ImageSource, NetworkSource, open_source
 from sg2eval.sources.arrays import Layout
+from sg2model.core.checks import check_fields
 from sg2model.core.device import resolve_device
 
 SourceLike = Union[str, "os.PathLike[str]", np.ndarray, torch.Tensor, ImageSource, FeatureSet]
@@ -70,6 +71,9 @@ class RunOptions:
     cache_generated: bool = True  # also store features of network sources (off for training snapshots)
     cache_dir: str | None = None
     progress: bool = False
+
+    def __post_init__(self) -> None:
+        check_fields(self, ("seed", "truncation", "batch_size"))  # sg2model.core.checks, as the CLI
 
     def torch_device(self) -> torch.device:
         return resolve_device(self.device)

@@ -82,7 +82,7 @@ def decode_image(data: bytes, name: str) -> np.ndarray:
     depth = png_bit_depth(data)
     if depth is not None and depth > 8:
         raise Sg2Error(
-            f"{name} is a {depth}-bit PNG (more than 8 bits per sample); convert the dataset to 8-bit PNG/JPEG"
+            f"{name} is a {depth}-bit PNG (more than 8 bits per sample); convert the images to 8-bit PNG/JPEG"
         )
     try:
         with PIL.Image.open(io.BytesIO(data)) as image:

@@ -6,14 +6,18 @@ from typing import Any
 
 import click
 
-from sg2eval.cli.common import emit_result, json_option, pair_options, run_kwargs, run_options
+from sg2eval.cli.common import Checked, emit_result, json_option, pair_options, run_kwargs, run_options
 
 
 @click.command("kid")
 @pair_options
 @run_options("inception-v3-tf")
-@click.option("--subsets", type=int, default=100, show_default=True, help="Number of random subsets.")
-@click.option("--subset-size", type=int, default=1000, show_default=True, help="Samples per subset.")
+@click.option(
+    "--subsets", type=Checked("num_subsets"), default=100, show_default=True, help="Number of random subsets."
+)
+@click.option(
+    "--subset-size", type=Checked("subset_size"), default=1000, show_default=True, help="Samples per subset."
+)
 @click.option("--subset-seed", type=int, default=2020, show_default=True, help="RandomState seed of subsets.")
 @json_option
 def kid_command(**params: Any) -> None:
