@@ -325,8 +325,12 @@ class Projector:
             w_tilde = w + draws * w_noise_scale(step, self.w_stats.w_std, cfg)
             synth = self.synthesize(w_tilde, noise)  # [B, C, H, W]
             dist = self.distance(target_in, to_distance_input((synth + 1) * (255 / 2)))  # [B]
-            require_finite(dist, f"the LPIPS distances of projection step {step}", "the network outputs NaN "
-                           "or Inf (broken weights?), or the settings diverge (lower the learning rate)")
+            require_finite(
+                dist,
+                f"the LPIPS distances of projection step {step}",
+                "the network outputs NaN "
+                "or Inf (broken weights?), or the settings diverge (lower the learning rate)",
+            )
             loss = dist
             if noise:  # networks without noise inputs have nothing to regularize
                 loss = loss + cfg.noise_reg_weight * noise_regularization(

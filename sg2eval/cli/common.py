@@ -75,6 +75,7 @@ class Checked(click.ParamType):
                 value = value.strip()
         return check(self.rule, value, label)
 
+
 SOURCE_HELP = (
     "image folder (recursive, png/jpg/webp), .zip, .npy/.npz uint8 images, network file (.sg2/.pkl, "
     "generated from seeds) or features file (sg2eval features --out)"

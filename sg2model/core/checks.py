@@ -74,7 +74,7 @@ RULES: dict[str, Rule] = {
     "num_subsets": COUNT,
     "subset_size": Rule(integer=True, low=2),  # an unbiased MMD^2 needs two samples per subset
     "num": COUNT,
-    "num_samples": COUNT,
+    "num_samples": Rule(integer=True, low=2),  # PPL pairs: a standard error needs two
     "num_keep": COUNT,
     "noise_group": COUNT,
     "workers": COUNT,
