@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import click
 
-from sg2eval.cli.common import Checked, main_process
+from sg2eval.cli.common import Checked, check_outputs, main_process
 from sg2eval.cli.project import (
     ProjectorArgs,
     echo_warnings,
@@ -49,6 +49,7 @@ def attribute_command(
     from sg2eval.attribution import attribute_images
     from sg2eval.projector import load_targets, output_shape
 
+    check_outputs({"--json": json_out})
     with echo_warnings():
         setup = projection.open_network()
         files, pixels = load_targets(images, output_shape(setup.G), resize)

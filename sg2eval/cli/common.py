@@ -5,7 +5,8 @@
 - :func:`run_options`: how sources become features (generation, detector, batching, device, cache), whose
   values are exactly :class:`sg2eval.api.RunKwargs` (collect them with :func:`run_kwargs`);
 - :func:`json_option` and :func:`emit_result`: print the values and write ``--json OUT`` atomically;
-- :func:`lpips_option`: the perceptual distance of ``ppl`` and the projection commands.
+- :func:`lpips_option`: the perceptual distance of ``ppl`` and the projection commands;
+- :func:`check_outputs`: refuse unwritable outputs before computing anything.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ import click
 
 from sg2eval.result import Result
 from sg2model.core.checks import RULES, check
-from sg2model.core.files import write_json
+from sg2model.core.files import check_writable, write_json
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -169,6 +170,20 @@ def run_options(default_detector: str) -> Callable[[F], F]:
         )
 
     return decorate
+
+
+def check_outputs(files: dict[str, Any] | None = None, folders: dict[str, Any] | None = None) -> None:
+    """Refuse each output that could not be written (``{option: path}``; None: not asked for) before the
+    command computes anything (:func:`sg2model.core.files.check_writable`)."""
+    for kind, outputs in (("file", files or {}), ("folder", folders or {})):
+        for option, path in outputs.items():
+            if path is not None:
+                check_writable(path, option, kind)  # type: ignore[arg-type]
+
+
+def run_folders(params: dict[str, Any]) -> dict[str, Any]:
+    """The folders the run options write to: ``--cache-dir`` when the feature store is on."""
+    return {"--cache-dir": params["cache_dir"] if params["cache"] else None}
 
 
 def run_kwargs(params: dict[str, Any]) -> dict[str, Any]:

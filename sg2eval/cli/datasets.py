@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from sg2eval.cli.common import Checked
+from sg2eval.cli.common import Checked, check_outputs
 
 
 @click.group("datasets")
@@ -37,6 +37,7 @@ def make_shapes_command(num: int, resolution: int, seed: int, out: Path) -> None
     from sg2datasets.labelled import write_labelled_zip
     from sg2datasets.shapes import ATTRIBUTES, make_shapes
 
+    check_outputs({"--out": out})
     start = time.perf_counter()
     images, attributes = make_shapes(num, resolution, seed)
     meta = {"generator": "sg2datasets.shapes", "num": num, "resolution": resolution, "seed": seed}

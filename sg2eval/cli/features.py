@@ -6,7 +6,15 @@ from typing import Any
 
 import click
 
-from sg2eval.cli.common import NUM, SOURCE_HELP, main_process, run_kwargs, run_options
+from sg2eval.cli.common import (
+    NUM,
+    SOURCE_HELP,
+    check_outputs,
+    main_process,
+    run_folders,
+    run_kwargs,
+    run_options,
+)
 
 
 @click.command("features")
@@ -22,6 +30,7 @@ def features_command(**params: Any) -> None:
 
     if not str(params["out"]).lower().endswith(".npz"):
         raise Sg2evalError(f"--out {params['out']} must end in .npz")
+    check_outputs({"--out": params["out"]}, run_folders(params))
     found = compute_features(params["source"], num=params["num"], **run_kwargs(params))
     if not main_process():
         return

@@ -6,7 +6,16 @@ from typing import Any
 
 import click
 
-from sg2eval.cli.common import Checked, emit_result, json_option, pair_options, run_kwargs, run_options
+from sg2eval.cli.common import (
+    Checked,
+    check_outputs,
+    emit_result,
+    json_option,
+    pair_options,
+    run_folders,
+    run_kwargs,
+    run_options,
+)
 
 
 @click.command("kid")
@@ -24,6 +33,7 @@ def kid_command(**params: Any) -> None:
     """KID between --real and --fake (cubic polynomial kernel MMD, torch-fidelity's subset defaults)."""
     from sg2eval.api import kid
 
+    check_outputs({"--json": params["json_path"]}, run_folders(params))
     result = kid(
         params["real"],
         params["fake"],

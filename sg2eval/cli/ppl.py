@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from sg2eval.cli.common import Checked, lpips_option, main_process
+from sg2eval.cli.common import Checked, check_outputs, lpips_option, main_process
 from sg2eval.ppl_presets import CONFIG_FIELDS, DEFAULT_PRESET, PRESETS, preset_config
 from sg2model.core.files import write_json
 
@@ -75,6 +75,7 @@ def ppl_command(
     from sg2eval.ppl_figures import write_figures, write_per_image_csv
 
     params = click.get_current_context().params
+    check_outputs({"--per-image": per_image, "--json": json_out}, {"--plots": plots_dir})
     config = preset_config(preset, **{name: params[name] for name in CONFIG_FIELDS})
     handle = open_network(network, device)
     distance = resolve_distance(lpips_name, lpips_weights, handle.device)

@@ -6,7 +6,16 @@ from typing import Any
 
 import click
 
-from sg2eval.cli.common import Checked, emit_result, json_option, pair_options, run_kwargs, run_options
+from sg2eval.cli.common import (
+    Checked,
+    check_outputs,
+    emit_result,
+    json_option,
+    pair_options,
+    run_folders,
+    run_kwargs,
+    run_options,
+)
 
 
 @click.command("pr")
@@ -28,6 +37,7 @@ def pr_command(**params: Any) -> None:
     from sg2eval.api import precision_recall
     from sg2eval.cli.project import echo_warnings
 
+    check_outputs({"--json": params["json_path"]}, run_folders(params))
     with echo_warnings():  # e.g. float16 distances that overflowed and were recomputed in float32
         result = precision_recall(
             params["real"],

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import numpy as np
 
-from sg2eval.cli.common import Checked, lpips_option, main_process
+from sg2eval.cli.common import Checked, check_outputs, lpips_option, main_process
 from sg2eval.errors import Sg2evalError
 from sg2eval.projector import ProjectorConfig, StepReport
 from sg2model.core.files import atomic_path
@@ -231,6 +231,7 @@ def project_command(
     from sg2eval.projection_outputs import unique_names, write_projections
     from sg2eval.projector import load_targets, output_shape
 
+    check_outputs(folders={"--out": out_dir})
     config = projection.config()
     with echo_warnings():
         setup = projection.open_network()

@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from sg2eval.cli.common import Checked, main_process
+from sg2eval.cli.common import Checked, check_outputs, main_process
 
 
 @click.command("separability")
@@ -87,6 +87,7 @@ def separability(
     from sg2eval.metrics.separability import separability as compute
     from sg2model.core.files import write_json
 
+    check_outputs({"--json": json_out})
     result = compute(
         network,
         classifiers,
