@@ -54,6 +54,7 @@ from sg2eval.stats_formats import (
     read_stats_file,
     space_of,
 )
+from sg2model.core.checks import check_fields
 from sg2model.core.device import resolve_device
 
 SourceLike = Union[str, "os.PathLike[str]", np.ndarray, torch.Tensor, ImageSource, FeatureSet]
@@ -82,6 +83,9 @@ class RunOptions:
     cache_generated: bool = True  # also store features of network sources (off for training snapshots)
     cache_dir: str | None = None
     progress: bool = False  # progress on stderr (sg2eval.progress): off in Python unless asked
+
+    def __post_init__(self) -> None:
+        check_fields(self, ("seed", "truncation", "batch_size"))  # sg2model.core.checks, as the CLI
 
     def torch_device(self) -> torch.device:
         return resolve_device(self.device)

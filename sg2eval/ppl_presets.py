@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from sg2eval.errors import Sg2evalError
+from sg2model.core.checks import check_fields
 
 Space = Literal["w", "z"]
 Sampling = Literal["end", "full"]
@@ -55,12 +56,7 @@ class PPLConfig:
             raise Sg2evalError(f"PPL space must be 'w' or 'z', got {self.space!r}; pick one of the two.")
         if self.sampling not in ("end", "full"):
             raise Sg2evalError(f"PPL sampling must be 'end' or 'full', got {self.sampling!r}; pick one.")
-        if self.num_samples < 2:
-            raise Sg2evalError(f"PPL needs at least 2 samples, got {self.num_samples}; raise --num.")
-        if not self.epsilon > 0:
-            raise Sg2evalError(f"PPL epsilon must be positive, got {self.epsilon}; the official one is 1e-4.")
-        if self.noise_group < 1:
-            raise Sg2evalError(f"noise_group must be >= 1, got {self.noise_group}; 1 draws noise per pair.")
+        check_fields(self, ("num_samples", "epsilon", "noise_group"))  # sg2model.core.checks, as the CLI
 
     def replace(self, **changes: Any) -> PPLConfig:
         """A copy with ``changes`` applied (validated again); ``None`` values are ignored."""

@@ -41,9 +41,10 @@ import PIL.Image
 import torch
 from torch import Tensor
 
-from sg2datasets.images import ImageFolder, is_image_name, pil_to_chw
+from sg2datasets.images import ImageFolder, decode_image, is_image_name, pil_to_chw
 from sg2eval.errors import Sg2evalError
 from sg2eval.metrics.ppl import downsample_to_256
+from sg2model.core.checks import require_finite
 from sg2model.core.images import to_uint8
 
 Distance = Callable[[Tensor, Tensor], Tensor]
@@ -324,6 +325,12 @@ class Projector:
             w_tilde = w + draws * w_noise_scale(step, self.w_stats.w_std, cfg)
             synth = self.synthesize(w_tilde, noise)  # [B, C, H, W]
             dist = self.distance(target_in, to_distance_input((synth + 1) * (255 / 2)))  # [B]
+            require_finite(
+                dist,
+                f"the LPIPS distances of projection step {step}",
+                "the network outputs NaN "
+                "or Inf (broken weights?), or the settings diverge (lower the learning rate)",
+            )
             loss = dist
             if noise:  # networks without noise inputs have nothing to regularize
                 loss = loss + cfg.noise_reg_weight * noise_regularization(
@@ -410,23 +417,22 @@ def read_target(path: Path, shape: tuple[int, int, int], resize: bool) -> np.nda
     if not is_image_name(path.name):
         warnings.warn(f"{path} has no image suffix; trying to read it anyway", stacklevel=2)
     try:
-        with PIL.Image.open(path) as image:
-            image.load()
-            pixels = pil_to_chw(image, str(path))  # [C', H', W']
-            if pixels.shape[1:] != (height, width):
-                if not resize:
-                    raise Sg2evalError(
-                        f"{path} is {pixels.shape[2]}x{pixels.shape[1]} but the network makes "
-                        f"{width}x{height} images; resize it first or allow resizing (--resize)"
-                    )
-                warnings.warn(
-                    f"{path} is {pixels.shape[2]}x{pixels.shape[1]}; centre-cropped and resized to "
-                    f"{width}x{height} (a resized image is not what the network generated)",
-                    stacklevel=2,
-                )
-                pixels = fit_pixels(pixels, height, width)
-    except (PIL.UnidentifiedImageError, OSError) as error:
-        raise Sg2evalError(f"{path} is not a readable image ({error}); remove or replace it") from error
+        data = path.read_bytes()
+    except OSError as error:
+        raise Sg2evalError(f"{path} cannot be read ({error.strerror})") from error
+    pixels = decode_image(data, str(path))  # [C', H', W']; damaged, deep or oversized files refused
+    if pixels.shape[1:] != (height, width):
+        if not resize:
+            raise Sg2evalError(
+                f"{path} is {pixels.shape[2]}x{pixels.shape[1]} but the network makes "
+                f"{width}x{height} images; resize it first or allow resizing (--resize)"
+            )
+        warnings.warn(
+            f"{path} is {pixels.shape[2]}x{pixels.shape[1]}; centre-cropped and resized to "
+            f"{width}x{height} (a resized image is not what the network generated)",
+            stacklevel=2,
+        )
+        pixels = fit_pixels(pixels, height, width)
     if pixels.shape[0] == 1 and channels == 3:
         pixels = pixels.repeat(3, axis=0)
     elif pixels.shape[0] == 3 and channels == 1:

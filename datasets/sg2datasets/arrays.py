@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 import zipfile
+import zlib
 from pathlib import Path
 from typing import IO, Literal
 
@@ -56,7 +57,9 @@ def load_image_array(path: Path) -> np.ndarray:
                 check_array_header(handle, path.stat().st_size, str(path))
             return np.load(path, mmap_mode="r", allow_pickle=False)
         return _load_npz(path)
-    except (ValueError, OSError, EOFError, zipfile.BadZipFile) as exc:
+    except (ValueError, OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        if path.is_file() and path.stat().st_size == 0:
+            raise Sg2Error(f"{path} is empty (0 bytes); write the images again") from exc
         raise Sg2Error(
             f"{path} is not a readable .npy/.npz image array ({exc}); write it with np.save or np.savez"
         ) from exc

@@ -4,7 +4,12 @@ Colour handling follows stylegan2-ada-pytorch: its dataset tool keeps grayscale 
 mode ``L``) and its metric code repeats one channel to three right before the detector, so a grayscale
 dataset gives the same features as its RGB copy. Images with an alpha channel lose it
 (``PIL.Image.convert('RGB')``, what ``dataset_tool.py --img-format RGB`` does). Images with more than 8 bits
-per sample are refused rather than silently rescaled.
+per sample are refused rather than silently rescaled: 16-bit grayscale, and also 16-bit RGB(A) PNGs, which
+PIL would otherwise reduce to 8 bits without a word.
+
+Damaged files (truncated or corrupt PNG/JPEG/WebP, zip members failing their CRC) and images larger than
+``PIL.Image.MAX_IMAGE_PIXELS`` (PIL's guard against decompression bombs) are refused in one line naming the
+file.
 
 Order of a folder or zip: sorted relative paths with ``/`` separators (Python string order), as
 stylegan2-ada-pytorch's ``ImageFolderDataset`` and ``dataset_tool.py`` sort them. The content hash covers,
@@ -16,12 +21,15 @@ Evaluation reads these through :mod:`sg2eval.sources`, training through :mod:`sg
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import os
 import warnings
 import zipfile
+import zlib
 from abc import ABC, abstractmethod
+from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
@@ -39,6 +47,10 @@ GRAYSCALE_MODES = ("L", "1", "LA", "La")
 # Modes with more than 8 bits per sample: rejected rather than silently rescaled.
 HIGH_DEPTH_MODES = ("I", "I;16", "I;16B", "I;16L", "I;16N", "F")
 _CHUNK = 1 << 20
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+# What PIL and zipfile raise on damaged bytes: truncated data (OSError, EOFError), broken chunks
+# (SyntaxError, ValueError, zlib.error), failed CRCs (BadZipFile).
+_DAMAGED = (OSError, EOFError, SyntaxError, ValueError, zlib.error, zipfile.BadZipFile)
 
 
 class SkippedFilesWarning(UserWarning):
@@ -77,13 +89,46 @@ def pil_to_chw(image: PIL.Image.Image, name: str) -> np.ndarray:
     return pixels[np.newaxis] if pixels.ndim == 2 else pixels.transpose(2, 0, 1)
 
 
+def png_bit_depth(data: bytes) -> int | None:
+    """Bits per sample of a PNG file's bytes (its IHDR header), None when they are not a PNG."""
+    if data[:8] != _PNG_SIGNATURE or data[12:16] != b"IHDR" or len(data) < 25:
+        return None
+    return data[24]
+
+
 def decode_image(data: bytes, name: str) -> np.ndarray:
-    """Encoded image bytes -> uint8 ``[C, H, W]`` (:func:`pil_to_chw`); unreadable bytes name ``name``."""
+    """Encoded image bytes -> uint8 ``[C, H, W]`` (:func:`pil_to_chw`). Unreadable or damaged bytes, more than
+    8 bits per sample and images above ``PIL.Image.MAX_IMAGE_PIXELS`` are refused in one line naming
+    ``name``."""
+    depth = png_bit_depth(data)
+    if depth is not None and depth > 8:
+        raise Sg2Error(
+            f"{name} is a {depth}-bit PNG (more than 8 bits per sample); convert the images to 8-bit PNG/JPEG"
+        )
     try:
         with PIL.Image.open(io.BytesIO(data)) as image:
+            limit = PIL.Image.MAX_IMAGE_PIXELS
+            if limit is not None and image.width * image.height > limit:
+                raise PIL.Image.DecompressionBombError(f"{image.width}x{image.height} pixels")
             return pil_to_chw(image, name)
+    except PIL.Image.DecompressionBombError as error:
+        raise Sg2Error(
+            f"{name} is larger than PIL.Image.MAX_IMAGE_PIXELS ({error}), PIL's guard against decompression "
+            "bombs; remove it, or resize it if it is a real image"
+        ) from error
     except PIL.UnidentifiedImageError as error:
         raise Sg2Error(f"{name} is not a readable image; remove or replace it") from error
+    except _DAMAGED as error:
+        raise Sg2Error(f"{name} is damaged ({error}); remove or replace it") from error
+
+
+@contextlib.contextmanager
+def reading(name: str) -> Iterator[None]:
+    """Turn a failed read of ``name`` (a damaged file, a zip member failing its CRC) into one line."""
+    try:
+        yield
+    except _DAMAGED as error:
+        raise Sg2Error(f"{name} cannot be read ({error}); replace the file or archive") from error
 
 
 def check_same_shape(expected: tuple[int, ...], image: np.ndarray, name: str) -> None:
@@ -125,7 +170,7 @@ class ImageFiles(ABC):
     def decode(self, index: int) -> np.ndarray:
         """Image ``index`` as uint8 ``[C, H, W]``."""
         name = self.names[index]
-        with self.open_binary(name) as handle:
+        with reading(self.label(name)), self.open_binary(name) as handle:
             data = handle.read()
         return decode_image(data, self.label(name))
 
@@ -136,7 +181,7 @@ class ImageFiles(ABC):
             encoded = name.encode("utf-8")
             digest.update(len(encoded).to_bytes(8, "little") + encoded)
             file_digest = hashlib.sha256()
-            with self.open_binary(name) as handle:
+            with reading(self.label(name)), self.open_binary(name) as handle:
                 for chunk in iter(lambda h=handle: h.read(_CHUNK), b""):  # type: ignore[misc]
                     file_digest.update(chunk)
             digest.update(file_digest.digest())
@@ -167,8 +212,8 @@ class ImageZip(ImageFiles):
         archive = Path(path)
         try:
             self._zip = zipfile.ZipFile(archive)
-        except zipfile.BadZipFile as error:
-            raise Sg2Error(f"{archive} is not a valid zip archive") from error
+        except _DAMAGED as error:
+            raise Sg2Error(f"{archive} is not a valid zip archive ({error})") from error
         members = sorted(n for n in self._zip.namelist() if not n.endswith("/"))
         warn_skipped(archive, [name for name in members if not is_image_name(name)])
         super().__init__(archive, [name for name in members if is_image_name(name)])

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from sg2model.core.checks import check
+
 # The attributes, in column order. Names say what a viewer sees when the bit is 1.
 ATTRIBUTES: tuple[str, ...] = (
     "square",  # main object is a square (else a circle)
@@ -149,6 +151,7 @@ def make_shapes(
     num: int, resolution: int = 32, seed: int = 0, chunk: int = 256
 ) -> tuple[np.ndarray, np.ndarray]:
     """``num`` images uint8 [N, 3, R, R] and their attributes bool [N, A] (columns as in ATTRIBUTES)."""
+    check("shapes_resolution", resolution, "resolution")
     params = sample_params(num, seed)
     images = np.empty((num, 3, resolution, resolution), dtype=np.uint8)
     for start in range(0, num, chunk):

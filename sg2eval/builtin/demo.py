@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -45,7 +44,7 @@ if TYPE_CHECKING:
     from sg2eval.attribution import Calibration, ProjectedSets
     from sg2eval.network import NetworkHandle
 from sg2eval.result import Result, runtime_versions
-from sg2model.core.files import atomic_open, write_json
+from sg2model.core.files import atomic_open, temporary_folder_beside, write_json
 
 REPORT_JSON = "report.json"
 REPORT_FORMAT = "sg2eval-demo-report-v1"
@@ -390,7 +389,7 @@ def run_demo(
     with_reports = not quick if reports is None else reports
     total = 1 + 4 * len(networks) + 1 + with_reports
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    tmp = temporary_folder_beside(target)  # the umask's mode, not mkdtemp's 0700
     try:
         with Stages(total, progress) as stages:
             real, attributes = make_shapes(settings.num_real, 32, settings.seed)  # [N, 3, 32, 32] uint8

@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from sg2eval.classifiers.classifier_set import MANIFEST, ClassifierEntry, write_manifest
 from sg2eval.classifiers.model import build_attribute_network, images_to_classifier_range
 from sg2eval.errors import Sg2evalError
+from sg2model.core.checks import check_fields
 from sg2model.core.files import atomic_folder, remove_stale_temporaries
 
 _PRELOAD_BYTES = 1 << 30  # decode the whole dataset up front when it fits in 1 GiB
@@ -49,6 +50,9 @@ class TrainConfig:
     multi_head: bool = False  # one network with one logit per attribute instead of one network each
     attributes: tuple[str, ...] | None = None  # subset (None = every attribute of the labels)
     eval_batch: int = 256
+
+    def __post_init__(self) -> None:
+        check_fields(self, ("total_images", "batch_size", "lr", "eval_batch"))  # as the CLI
 
 
 @dataclass(frozen=True)

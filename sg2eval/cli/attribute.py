@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import click
 
-from sg2eval.cli.common import main_process
+from sg2eval.cli.common import Checked, check_outputs, main_process
 from sg2eval.cli.project import (
     ProjectorArgs,
     echo_warnings,
@@ -26,7 +26,10 @@ if TYPE_CHECKING:
 @click.argument("images", nargs=-1, required=True)
 @projector_options
 @click.option(
-    "--threshold", type=float, default=None, help="LPIPS distance below which an image counts as generated."
+    "--threshold",
+    type=Checked("threshold"),
+    default=None,
+    help="LPIPS distance below which an image counts as generated.",
 )
 @click.option("--json", "json_out", default=None, help="Write the verdicts as JSON.")
 @resize_option("images")
@@ -46,6 +49,7 @@ def attribute_command(
     from sg2eval.attribution import attribute_images
     from sg2eval.projector import load_targets, output_shape
 
+    check_outputs({"--json": json_out})
     with echo_warnings():
         setup = projection.open_network()
         files, pixels = load_targets(images, output_shape(setup.G), resize)
@@ -102,7 +106,9 @@ def _threshold_line(provenance: Mapping[str, Any], threshold: float) -> str:
 @click.command("attribute-calibrate")
 @projector_options
 @click.option("--real", required=True, help="Real images: folder, zip or .npy/.npz (e.g. the training set).")
-@click.option("--num", type=int, default=100, show_default=True, help="Images of each kind to project.")
+@click.option(
+    "--num", type=Checked("num"), default=100, show_default=True, help="Images of each kind to project."
+)
 @click.option(
     "--store",
     type=click.Choice(["auto", "beside", "cache"]),

@@ -6,6 +6,8 @@ from pathlib import Path
 
 import click
 
+from sg2eval.cli.common import Checked
+
 
 @click.group("classifiers")
 def classifiers() -> None:
@@ -28,13 +30,13 @@ def classifiers() -> None:
 @click.option(
     "--images",
     "total_images",
-    type=int,
+    type=Checked("total_images"),
     default=150_000,
     show_default=True,
     help="Training images per network (paper: 150 000).",
 )
-@click.option("--batch", "batch_size", type=int, default=8, show_default=True)
-@click.option("--lr", type=float, default=1e-3, show_default=True)
+@click.option("--batch", "batch_size", type=Checked("batch_size"), default=8, show_default=True)
+@click.option("--lr", type=Checked("lr"), default=1e-3, show_default=True)
 @click.option(
     "--channel-base", type=int, default=16384, show_default=True, help="Channels: min(base/res, max)."
 )
@@ -45,7 +47,7 @@ def classifiers() -> None:
 @click.option("--attributes", default=None, help="Comma-separated subset of the label columns [all].")
 @click.option("--held-out", type=float, default=0.1, show_default=True, help="Share kept out for accuracy.")
 @click.option("--multi-head", is_flag=True, help="One network with one logit per attribute (faster).")
-@click.option("--seed", type=int, default=0, show_default=True)
+@click.option("--seed", type=Checked("seed"), default=0, show_default=True)
 @click.option("--device", default="cpu", show_default=True)
 def train(
     data: Path,

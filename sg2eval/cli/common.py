@@ -5,7 +5,8 @@
 - :func:`run_options`: how sources become features (generation, detector, batching, device, cache), whose
   values are exactly :class:`sg2eval.api.RunKwargs` (collect them with :func:`run_kwargs`);
 - :func:`json_option` and :func:`emit_result`: print the values and write ``--json OUT`` atomically;
-- :func:`lpips_option`: the perceptual distance of ``ppl`` and the projection commands.
+- :func:`lpips_option`: the perceptual distance of ``ppl`` and the projection commands;
+- :func:`check_outputs`: refuse unwritable outputs before computing anything.
 """
 
 from __future__ import annotations
@@ -16,7 +17,8 @@ from typing import Any, TypeVar
 import click
 
 from sg2eval.result import Result
-from sg2model.core.files import write_json
+from sg2model.core.checks import RULES, check
+from sg2model.core.files import check_writable, write_json
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,6 +56,25 @@ class NumType(click.ParamType):
 
 
 NUM = NumType()
+
+
+class Checked(click.ParamType):
+    """A number checked by the rule ``RULES[rule]`` of :mod:`sg2model.core.checks`, the table the Python API
+    checks too; a refused value is one line naming the option (``--k must be an integer >= 1, got 0``)."""
+
+    def __init__(self, rule: str) -> None:
+        self.rule = rule
+        self.name = "INTEGER" if RULES[rule].integer else "FLOAT"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        label = param.opts[0] if param is not None and param.opts else self.rule
+        if isinstance(value, str):
+            try:
+                value = int(value) if RULES[self.rule].integer else float(value)
+            except ValueError:
+                value = value.strip()
+        return check(self.rule, value, label)
+
 
 SOURCE_HELP = (
     "image folder (recursive, png/jpg/webp/bmp/tif), .zip, .npy/.npz uint8 images, network file (.sg2/.pkl, "
@@ -98,13 +119,17 @@ def run_options(default_detector: str) -> Callable[[F], F]:
             [
                 click.option(
                     "--seed",
-                    type=int,
+                    type=Checked("seed"),
                     default=0,
                     show_default=True,
                     help="Network sources: image i uses seed+i.",
                 ),
                 click.option(
-                    "--truncation", type=float, default=1.0, show_default=True, help="Network sources: psi."
+                    "--truncation",
+                    type=Checked("truncation"),
+                    default=1.0,
+                    show_default=True,
+                    help="Network sources: psi.",
                 ),
                 click.option(
                     "--noise-mode",
@@ -130,7 +155,7 @@ def run_options(default_detector: str) -> Callable[[F], F]:
                     help="Detector name or torchscript:PATH.",
                 ),
                 click.option("--weights", default=None, metavar="FILE", help="Detector weight file to use."),
-                click.option("--batch-size", type=int, default=64, show_default=True),
+                click.option("--batch-size", type=Checked("batch_size"), default=64, show_default=True),
                 click.option(
                     "--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ..."
                 ),
@@ -147,6 +172,20 @@ def run_options(default_detector: str) -> Callable[[F], F]:
         )
 
     return decorate
+
+
+def check_outputs(files: dict[str, Any] | None = None, folders: dict[str, Any] | None = None) -> None:
+    """Refuse each output that could not be written (``{option: path}``; None: not asked for) before the
+    command computes anything (:func:`sg2model.core.files.check_writable`)."""
+    for kind, outputs in (("file", files or {}), ("folder", folders or {})):
+        for option, path in outputs.items():
+            if path is not None:
+                check_writable(path, option, kind)  # type: ignore[arg-type]
+
+
+def run_folders(params: dict[str, Any]) -> dict[str, Any]:
+    """The folders the run options write to: ``--cache-dir`` when the feature store is on."""
+    return {"--cache-dir": params["cache_dir"] if params["cache"] else None}
 
 
 def run_kwargs(params: dict[str, Any]) -> dict[str, Any]:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from sg2eval.errors import Sg2evalError
+from sg2eval.cli.common import Checked, check_outputs
 
 
 @click.group("datasets")
@@ -16,9 +16,18 @@ def datasets() -> None:
 
 
 @datasets.command("make-shapes")
-@click.option("--num", type=int, default=10_000, show_default=True, help="Number of images.")
-@click.option("--res", "resolution", type=int, default=32, show_default=True, help="Image resolution.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Image i depends on (seed, i) only.")
+@click.option("--num", type=Checked("num"), default=10_000, show_default=True, help="Number of images.")
+@click.option(
+    "--res",
+    "resolution",
+    type=Checked("shapes_resolution"),
+    default=32,
+    show_default=True,
+    help="Image resolution.",
+)
+@click.option(
+    "--seed", type=Checked("seed"), default=0, show_default=True, help="Image i depends on (seed, i) only."
+)
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), required=True, help="Output .zip.")
 def make_shapes_command(num: int, resolution: int, seed: int, out: Path) -> None:
     """Write NUM procedural shape images with 11 binary attributes as an image zip with labels.
@@ -28,8 +37,7 @@ def make_shapes_command(num: int, resolution: int, seed: int, out: Path) -> None
     from sg2datasets.labelled import write_labelled_zip
     from sg2datasets.shapes import ATTRIBUTES, make_shapes
 
-    if num < 1 or resolution < 8:
-        raise Sg2evalError(f"need --num >= 1 and --res >= 8, got {num} and {resolution}")
+    check_outputs({"--out": out})
     start = time.perf_counter()
     images, attributes = make_shapes(num, resolution, seed)
     meta = {"generator": "sg2datasets.shapes", "num": num, "resolution": resolution, "seed": seed}

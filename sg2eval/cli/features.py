@@ -7,7 +7,15 @@ from typing import Any
 
 import click
 
-from sg2eval.cli.common import NUM, SOURCE_HELP, main_process, run_kwargs, run_options
+from sg2eval.cli.common import (
+    NUM,
+    SOURCE_HELP,
+    check_outputs,
+    main_process,
+    run_folders,
+    run_kwargs,
+    run_options,
+)
 
 FORMATS = ("sg2eval", "pytorch-fid", "clean-fid", "torch-fidelity")
 
@@ -37,6 +45,7 @@ def features_command(**params: Any) -> None:
         raise Sg2evalError(f"--out {out} must end in .npz")
     if fmt != "sg2eval":
         check_writable(out, fmt, None)  # the name, before any work
+    check_outputs({"--out": out}, run_folders(params))
     found = compute_features(params["source"], num=params["num"], **run_kwargs(params))
     if not main_process():
         return

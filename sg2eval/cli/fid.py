@@ -6,7 +6,15 @@ from typing import Any
 
 import click
 
-from sg2eval.cli.common import emit_result, json_option, pair_options, run_kwargs, run_options
+from sg2eval.cli.common import (
+    check_outputs,
+    emit_result,
+    json_option,
+    pair_options,
+    run_folders,
+    run_kwargs,
+    run_options,
+)
 from sg2eval.metrics.fid import COVARIANCES
 from sg2eval.metrics.linalg import SQRTM_METHODS
 
@@ -27,6 +35,7 @@ def fid_command(**params: Any) -> None:
     """FID between --real and --fake (Inception-v3 pool3 features, float64 statistics)."""
     from sg2eval.api import fid
 
+    check_outputs({"--json": params["json_path"]}, run_folders(params))
     result = fid(
         params["real"],
         params["fake"],

@@ -6,20 +6,34 @@ from typing import Any
 
 import click
 
-from sg2eval.cli.common import emit_result, json_option, pair_options, run_kwargs, run_options
+from sg2eval.cli.common import (
+    Checked,
+    check_outputs,
+    emit_result,
+    json_option,
+    pair_options,
+    run_folders,
+    run_kwargs,
+    run_options,
+)
 
 
 @click.command("kid")
 @pair_options
 @run_options("inception-v3-tf")
-@click.option("--subsets", type=int, default=100, show_default=True, help="Number of random subsets.")
-@click.option("--subset-size", type=int, default=1000, show_default=True, help="Samples per subset.")
+@click.option(
+    "--subsets", type=Checked("num_subsets"), default=100, show_default=True, help="Number of random subsets."
+)
+@click.option(
+    "--subset-size", type=Checked("subset_size"), default=1000, show_default=True, help="Samples per subset."
+)
 @click.option("--subset-seed", type=int, default=2020, show_default=True, help="RandomState seed of subsets.")
 @json_option
 def kid_command(**params: Any) -> None:
     """KID between --real and --fake (cubic polynomial kernel MMD, torch-fidelity's subset defaults)."""
     from sg2eval.api import kid
 
+    check_outputs({"--json": params["json_path"]}, run_folders(params))
     result = kid(
         params["real"],
         params["fake"],

@@ -91,7 +91,8 @@ class BadInput(click.ClickException):
 
 class LazyGroup(click.Group):
     """A click group that imports each subcommand's module on first use and turns
-    :class:`~sg2model.core.errors.Sg2Error` (any layer's) into a one-line error with exit status 2."""
+    :class:`~sg2model.core.errors.Sg2Error` (any layer's) and a refused option value into a one-line error
+    with exit status 2."""
 
     def list_commands(self, ctx: click.Context) -> list[str]:
         return sorted(COMMANDS)
@@ -118,6 +119,8 @@ class LazyGroup(click.Group):
                 if isinstance(error, JobError):
                     raise  # a failure of the whole distributed job: distributed_run reports it once
                 raise BadInput(str(error)) from error
+            except click.BadParameter as error:  # a bad or missing option: one line, not the usage text
+                raise BadInput(error.format_message()) from error
 
 
 @contextlib.contextmanager
@@ -152,3 +155,7 @@ def distributed_run() -> Iterator[None]:
 @click.version_option(__version__, prog_name="sg2eval")
 def cli() -> None:
     """Measure, compare and attribute StyleGAN-family image generators as the StyleGAN2 paper does."""
+
+
+if __name__ == "__main__":  # python -m sg2eval.cli.main ..., torchrun -m sg2eval.cli.main ...
+    cli()

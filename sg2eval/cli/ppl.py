@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import click
 
-from sg2eval.cli.common import lpips_option, main_process
+from sg2eval.cli.common import Checked, check_outputs, lpips_option, main_process
 from sg2eval.ppl_presets import CONFIG_FIELDS, DEFAULT_PRESET, PRESETS, preset_config
 from sg2model.core.files import write_json
 
@@ -24,17 +24,26 @@ from sg2model.core.files import write_json
     "--space", type=click.Choice(["w", "z"]), default=None, help="Interpolate in W (lerp) or Z (slerp)."
 )
 @click.option("--sampling", type=click.Choice(["end", "full"]), default=None, help="t = 0, or t ~ U[0, 1).")
-@click.option("--num", "num_samples", type=int, default=None, help="Number of pairs [preset: 50000].")
-@click.option("--epsilon", type=float, default=None, help="Path step [1e-4].")
+@click.option(
+    "--num", "num_samples", type=Checked("num_samples"), default=None, help="Number of pairs [preset: 50000]."
+)
+@click.option("--epsilon", type=Checked("epsilon"), default=None, help="Path step [1e-4].")
 @click.option("--crop/--no-crop", default=None, help="StyleGAN (v1) face crop before the distance.")
 @click.option(
     "--downsample-before-crop/--crop-before-downsample",
     default=None,
     help="stylegan2-ada-pytorch's order (1024 + crop -> 128x128) instead of NVlabs' (-> 256x256).",
 )
-@click.option("--noise-group", type=int, default=None, help="Pairs sharing one noise draw [1; official 4].")
-@click.option("--seed", type=int, default=0, show_default=True)
-@click.option("--batch-size", type=int, default=4, show_default=True, help="Pairs per generator call.")
+@click.option(
+    "--noise-group",
+    type=Checked("noise_group"),
+    default=None,
+    help="Pairs sharing one noise draw [1; official 4].",
+)
+@click.option("--seed", type=Checked("seed"), default=0, show_default=True)
+@click.option(
+    "--batch-size", type=Checked("batch_size"), default=4, show_default=True, help="Pairs per generator call."
+)
 @lpips_option
 @click.option("--lpips-weights", default=None, help="vgg16.pt (vgg16-nv) or vgg16-397923af.pth (lpips-vgg).")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ...")
@@ -66,11 +75,13 @@ def ppl_command(
     from sg2eval.ppl_figures import write_figures, write_per_image_csv
 
     params = click.get_current_context().params
+    check_outputs({"--per-image": per_image, "--json": json_out}, {"--plots": plots_dir})
     config = preset_config(preset, **{name: params[name] for name in CONFIG_FIELDS})
     handle = open_network(network, device)
     distance = resolve_distance(lpips_name, lpips_weights, handle.device)
-    result = compute_ppl(handle, distance, config, seed=seed, batch_size=batch_size, progress=True,
-                         preset=preset)
+    result = compute_ppl(
+        handle, distance, config, seed=seed, batch_size=batch_size, progress=True, preset=preset
+    )
     if not main_process():
         return
     click.echo(

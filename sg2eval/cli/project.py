@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import click
 import numpy as np
 
-from sg2eval.cli.common import lpips_option, main_process
+from sg2eval.cli.common import Checked, check_outputs, lpips_option, main_process
 from sg2eval.errors import Sg2evalError
 from sg2eval.projector import ProjectorConfig, StepReport
 from sg2model.core.files import atomic_path
@@ -84,7 +84,9 @@ def projector_options(command: Callable[..., Any]) -> Callable[..., Any]:
 
     options = [
         click.option("--network", required=True, help="Network file: .sg2, stylegan2-ada .pkl or TF .pkl."),
-        click.option("--steps", "num_steps", type=int, default=None, help="Optimization steps [1000]."),
+        click.option(
+            "--steps", "num_steps", type=Checked("num_steps"), default=None, help="Optimization steps [1000]."
+        ),
         click.option(
             "--no-noise-reg",
             "no_noise_reg",
@@ -97,8 +99,16 @@ def projector_options(command: Callable[..., Any]) -> Callable[..., Any]:
             default=None,
             help="Gain of each 2x2 average in the noise pyramid [2, as the paper; NVIDIA's code: 1].",
         ),
-        click.option("--seed", type=int, default=0, show_default=True, help="First projection seed."),
-        click.option("--batch-size", type=int, default=8, show_default=True, help="Targets per batch."),
+        click.option(
+            "--seed", type=Checked("seed"), default=0, show_default=True, help="First projection seed."
+        ),
+        click.option(
+            "--batch-size",
+            type=Checked("batch_size"),
+            default=8,
+            show_default=True,
+            help="Targets per batch.",
+        ),
         lpips_option,
         click.option(
             "--lpips-weights",
@@ -218,6 +228,7 @@ def project_command(
     from sg2eval.projection_outputs import unique_names, write_projections
     from sg2eval.projector import load_targets, output_shape
 
+    check_outputs(folders={"--out": out_dir})
     config = projection.config()
     with echo_warnings():
         setup = projection.open_network()

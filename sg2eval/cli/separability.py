@@ -7,7 +7,7 @@ from typing import Any
 
 import click
 
-from sg2eval.cli.common import main_process
+from sg2eval.cli.common import Checked, check_outputs, main_process
 
 
 @click.command("separability")
@@ -31,15 +31,36 @@ from sg2eval.cli.common import main_process
     show_default=True,
     help="Latent space the SVMs read: the last w, or z; 'both' reuses the same images.",
 )
-@click.option("--num", type=int, default=200_000, show_default=True, help="Generated images.")
-@click.option("--num-keep", type=int, default=None, help="Most confident samples kept per attribute [num/2].")
-@click.option("--batch", "batch_size", type=int, default=16, show_default=True, help="Generation batch size.")
-@click.option("--seed", type=int, default=0, show_default=True, help="Seed of z, noise and SVM shuffling.")
-@click.option("--trunc", "truncation_psi", type=float, default=1.0, show_default=True, help="Truncation psi.")
+@click.option("--num", type=Checked("num"), default=200_000, show_default=True, help="Generated images.")
+@click.option(
+    "--num-keep",
+    type=Checked("num_keep"),
+    default=None,
+    help="Most confident samples kept per attribute [num/2].",
+)
+@click.option(
+    "--batch",
+    "batch_size",
+    type=Checked("batch_size"),
+    default=16,
+    show_default=True,
+    help="Generation batch size.",
+)
+@click.option(
+    "--seed", type=Checked("seed"), default=0, show_default=True, help="Seed of z, noise and SVM shuffling."
+)
+@click.option(
+    "--trunc",
+    "truncation_psi",
+    type=Checked("truncation"),
+    default=1.0,
+    show_default=True,
+    help="Truncation psi.",
+)
 @click.option(
     "--noise-mode", type=click.Choice(["random", "const", "none"]), default="random", show_default=True
 )
-@click.option("--workers", type=int, default=None, help="Parallel SVM fits [CPUs available].")
+@click.option("--workers", type=Checked("workers"), default=None, help="Parallel SVM fits [CPUs available].")
 @click.option("--device", default="auto", show_default=True, help="auto, cpu, cuda, cuda:1 ...")
 @click.option(
     "--json",
@@ -66,6 +87,7 @@ def separability(
     from sg2eval.metrics.separability import separability as compute
     from sg2model.core.files import write_json
 
+    check_outputs({"--json": json_out})
     result = compute(
         network,
         classifiers,

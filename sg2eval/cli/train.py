@@ -7,6 +7,8 @@ from pathlib import Path
 
 import click
 
+from sg2eval.cli.common import Checked
+
 
 def _metric_names(value: str) -> tuple[str, ...]:
     return tuple(name.strip() for name in value.split(",") if name.strip())
@@ -21,7 +23,9 @@ def _metric_names(value: str) -> tuple[str, ...]:
 @click.option("--batch", type=int, default=32, show_default=True, help="Global minibatch.")
 @click.option("--batch-gpu", type=int, default=None, help="Images per process and round (batch/gpus).")
 @click.option("--gpus", type=int, default=None, help="Processes (GPUs) on this machine.")
-@click.option("--gamma", type=float, default=None, help="R1 gamma (default: the config's, 10; E: 100).")
+@click.option(
+    "--gamma", type=Checked("gamma"), default=None, help="R1 gamma (default: the config's, 10; E: 100)."
+)
 @click.option("--mirror/--no-mirror", default=False, show_default=True, help="x-flip augmentation.")
 @click.option("--resume", default=None, help="Run directory (exact continuation) or network file (weights).")
 @click.option("--metrics", default="", help="Snapshot metrics, comma-separated (e.g. fid50k,ppl_wend).")
@@ -32,7 +36,9 @@ def _metric_names(value: str) -> tuple[str, ...]:
 @click.option("--snap", "snapshot_kimg", type=float, default=200, show_default=True,
               help="Checkpoint, grid and metrics every N kimg.")
 @click.option("--lr", type=float, default=0.002, show_default=True, help="Adam learning rate (G and D).")
-@click.option("--pl-weight", type=float, default=None, help="Path length weight (default: the config's).")
+@click.option(
+    "--pl-weight", type=Checked("pl_weight"), default=None, help="Path length weight (default: the config's)."
+)
 @click.option("--g-reg-interval", type=int, default=None, help="Lazy path length interval (4; paper: 8).")
 @click.option("--d-reg-interval", type=int, default=None, help="Lazy R1 interval (16).")
 @click.option("--sn-g/--no-sn-g", default=False, show_default=True, help="Spectral norm in G (Table 4).")
@@ -58,5 +64,9 @@ def train_command(data: str, out: Path, metrics: str, **options: object) -> None
         click.echo(f"training finished; snapshots and log.jsonl in {run}")
 
 
-if __name__ == "__main__":  # torchrun -m sg2eval.cli.train ...
-    train_command()
+if __name__ == "__main__":  # torchrun -m sg2eval.cli.train ...: errors as one line, exit status 2
+    import sys
+
+    from sg2eval.cli.main import cli
+
+    cli(["train", *sys.argv[1:]], prog_name="sg2eval")

@@ -21,6 +21,7 @@ import torch
 from sg2eval.errors import Sg2evalError
 from sg2eval.metrics.linalg import SqrtmMethod, trace_sqrt_product
 from sg2eval.result import Result
+from sg2model.core.checks import require_finite
 
 Covariance = Literal["unbiased", "biased"]
 COVARIANCES: tuple[str, ...] = ("unbiased", "biased")
@@ -137,12 +138,18 @@ def gaussian_stats(features: np.ndarray | torch.Tensor, covariance: Covariance =
     return moments.gaussian(covariance)
 
 
+_NOT_FINITE_HINT = "the images or the detector gave NaN or Inf features; check both"
+
+
 def frechet_distance(real: GaussianStats, fake: GaussianStats, method: SqrtmMethod = "eigh") -> float:
     """Fréchet distance between two Gaussians (float64), the FID when fed Inception statistics."""
     if real.mu.shape != fake.mu.shape:
         raise Sg2evalError(
             f"feature sizes differ ({real.mu.shape[0]} vs {fake.mu.shape[0]}); use the same detector on both"
         )
+    for role, stats in (("real", real), ("fake", fake)):
+        require_finite(stats.mu, f"the {role} feature mean", _NOT_FINITE_HINT)
+        require_finite(stats.sigma, f"the {role} feature covariance", _NOT_FINITE_HINT)
     diff = real.mu - fake.mu  # [D]
     trace_root = trace_sqrt_product(real.sigma, fake.sigma, method)
     value = float(diff @ diff + np.trace(real.sigma) + np.trace(fake.sigma) - 2.0 * trace_root)

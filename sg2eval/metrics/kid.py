@@ -18,6 +18,7 @@ import numpy as np
 
 from sg2eval.errors import Sg2evalError
 from sg2eval.result import Result
+from sg2model.core.checks import check_fields, require_finite
 
 
 @dataclass(frozen=True)
@@ -30,6 +31,9 @@ class KidConfig:
     gamma: float | None = None  # None means 1 / feature_dim
     coef0: float = 1.0
     seed: int = 2020
+
+    def __post_init__(self) -> None:
+        check_fields(self, ("num_subsets", "subset_size"))
 
 
 def polynomial_kernel(x: np.ndarray, y: np.ndarray, config: KidConfig) -> np.ndarray:
@@ -58,6 +62,8 @@ def kid_subset_values(real: np.ndarray, fake: np.ndarray, config: KidConfig = Ki
         raise Sg2evalError(
             f"KID needs two feature arrays [N, D] with the same D, got {real64.shape} and {fake64.shape}"
         )
+    require_finite(real64, "the real features", "the images or the detector gave NaN or Inf features")
+    require_finite(fake64, "the fake features", "the images or the detector gave NaN or Inf features")
     size = min(config.subset_size, len(real64), len(fake64))
     if size < 2:
         raise Sg2evalError(

@@ -34,6 +34,7 @@ from sg2eval.metrics.states import ItemRows
 from sg2eval.ppl_presets import PPLConfig
 from sg2eval.progress import job_progress
 from sg2eval.result import Result, Stopwatch, provenance
+from sg2model.core.checks import require_finite
 from sg2model.core.images import to_uint8
 
 Distance = Callable[[Tensor, Tensor], Tensor]
@@ -344,6 +345,8 @@ def ppl_result(
 ) -> Result:
     """The PPL of per-pair ``distance`` and ``t`` arrays in pair order (:func:`summarize`)."""
     scores = pairs["distance"]
+    require_finite(scores, "the perceptual distances of the PPL pairs",
+                   "the network outputs NaN or Inf (broken weights?); check the file")
     summary = summarize(scores)
     params = {**config.to_dict(), "seed": seed, **({} if preset is None else {"preset": preset})}
     return Result(

@@ -11,21 +11,28 @@ Distances are computed block by block on the torch device, ``row_batch`` x ``col
 (10 000 x 10 000 as in the official code), keeping only the k+1 smallest per row, so 50k x 50k never needs
 the full matrix; the fake x real blocks are computed once and serve both precision and recall.
 ``distance_dtype="float16"`` computes ``max(|u|^2 - 2 u.v + |v|^2, 0)`` in half precision
-like the official TF code; the default ``"float32"`` is more accurate.
+like the official TF code; the default ``"float32"`` is more accurate. Half precision ends at 65504: once
+squared feature norms reach it the distances overflow to Inf/NaN and every comparison fails (precision and
+recall both 0). Such a run is recomputed in float32, with a warning, and its params say so
+(``distance_dtype: float32``, ``distance_dtype_requested: float16``).
 """
 
 from __future__ import annotations
 
+import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Literal
+from typing import Literal, TypeVar
 
 import numpy as np
 import torch
 
 from sg2eval.errors import Sg2evalError
 from sg2eval.result import Result
+from sg2model.core.checks import check_fields, require_finite
 
 DistanceDtype = Literal["float32", "float16"]
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -37,12 +44,22 @@ class PrConfig:
     col_batch: int = 10_000
     distance_dtype: DistanceDtype = "float32"
 
+    def __post_init__(self) -> None:
+        check_fields(self, ("k", "row_batch", "col_batch"))
+
+
+class HalfPrecisionOverflow(Exception):
+    """float16 distances of some block were not finite (internal: the metric falls back to float32)."""
+
 
 def squared_distances(rows: torch.Tensor, cols: torch.Tensor) -> torch.Tensor:
     """Pairwise squared Euclidean distances [R, C] of rows [R, D] and cols [C, D], in their dtype."""
     row_norms = rows.square().sum(dim=1, keepdim=True)  # [R, 1]
     col_norms = cols.square().sum(dim=1).unsqueeze(0)  # [1, C]
-    return (row_norms - 2.0 * (rows @ cols.T) + col_norms).clamp_min(0.0)
+    distances = (row_norms - 2.0 * (rows @ cols.T) + col_norms).clamp_min(0.0)
+    if distances.dtype == torch.float16 and not bool(torch.isfinite(distances).all()):
+        raise HalfPrecisionOverflow
+    return distances
 
 
 def _blocks(tensor: torch.Tensor, size: int) -> list[tuple[int, torch.Tensor]]:
@@ -105,19 +122,40 @@ def precision_recall_values(
     device: torch.device | str = "cpu",
 ) -> tuple[float, float]:
     """(precision, recall) of fake features [M, D] against real features [N, D]."""
+    precision, recall, _ = _rates(real, fake, config, device)
+    return precision, recall
+
+
+def _rates(
+    real: np.ndarray | torch.Tensor,
+    fake: np.ndarray | torch.Tensor,
+    config: PrConfig,
+    device: torch.device | str,
+) -> tuple[float, float, DistanceDtype]:
+    """(precision, recall, the distance dtype used): float16 falls back to float32 when it overflows."""
     dtype = {"float32": torch.float32, "float16": torch.float16}.get(config.distance_dtype)
     if dtype is None:
         raise Sg2evalError(f"unknown distance dtype {config.distance_dtype!r}; use 'float32' or 'float16'")
-    real_t = torch.as_tensor(real).to(device, dtype)
-    fake_t = torch.as_tensor(fake).to(device, dtype)
+    real_t, fake_t = torch.as_tensor(real), torch.as_tensor(fake)
     if real_t.ndim != 2 or fake_t.ndim != 2 or real_t.shape[1] != fake_t.shape[1]:
         raise Sg2evalError(
             "precision/recall needs two feature arrays [N, D] with the same D, "
             f"got {tuple(real_t.shape)} and {tuple(fake_t.shape)}"
         )
+    for role, features in (("real", real_t), ("fake", fake_t)):
+        require_finite(features, f"the {role} features", "the images or the detector gave NaN or Inf")
     with torch.no_grad():
-        fake_hit, real_hit = sharded_membership(real_t, fake_t, config)
-    return float(fake_hit.double().mean()), float(real_hit.double().mean())
+        try:
+            on_device = real_t.to(device, dtype), fake_t.to(device, dtype)
+            fake_hit, real_hit = sharded_membership(*on_device, config)
+        except HalfPrecisionOverflow:
+            warnings.warn(
+                "float16 distances overflowed (squared feature norms near or above 65504): precision and "
+                "recall were recomputed with distance_dtype float32",
+                stacklevel=3,
+            )
+            return _rates(real, fake, PrConfig(config.k, config.row_batch, config.col_batch), device)
+    return float(fake_hit.double().mean()), float(real_hit.double().mean()), config.distance_dtype
 
 
 def sharded_membership(
@@ -127,17 +165,33 @@ def sharded_membership(
     (:mod:`sg2eval.distributed`; one process computes all of them)."""
     from sg2eval.distributed import collect, shard_range
 
+    def overflowing(parts: list[T | None]) -> list[T]:
+        """Every rank's part; HalfPrecisionOverflow on every rank when one rank's float16 overflowed."""
+        if any(part is None for part in parts):
+            raise HalfPrecisionOverflow
+        return [part for part in parts if part is not None]
+
     def radii(features: torch.Tensor) -> torch.Tensor:
-        parts = collect(lambda: knn_radii(features, config, shard_range(len(features))).cpu())
+        parts = overflowing(collect(lambda: _or_none(
+            lambda: knn_radii(features, config, shard_range(len(features))).cpu()
+        )))  # fmt: skip
         return torch.cat(parts).to(features.device)
 
     real_radii, fake_radii = radii(real), radii(fake)
-    parts = collect(lambda: tuple(
+    parts = overflowing(collect(lambda: _or_none(lambda: tuple(
         t.cpu() for t in cross_membership(real, fake, real_radii, fake_radii, config, shard_range(len(fake)))
-    ))  # fmt: skip
+    ))))  # fmt: skip
     fake_hit = torch.cat([part[0] for part in parts])
     real_hit = torch.stack([part[1] for part in parts]).any(dim=0)
     return fake_hit, real_hit
+
+
+def _or_none(work: Callable[[], T]) -> T | None:
+    """``work()``, or None when its float16 distances overflowed (so every rank learns it in one gather)."""
+    try:
+        return work()
+    except HalfPrecisionOverflow:
+        return None
 
 
 def compute_precision_recall(
@@ -147,14 +201,16 @@ def compute_precision_recall(
     device: torch.device | str = "cpu",
 ) -> Result:
     """Precision and recall as a Result (``values={"precision": ..., "recall": ...}``)."""
-    precision, recall = precision_recall_values(real, fake, config, device)
+    precision, recall, used = _rates(real, fake, config, device)
+    fallback = {} if used == config.distance_dtype else {"distance_dtype_requested": config.distance_dtype}
     params = {
         "num_real": int(len(real)),
         "num_fake": int(len(fake)),
         "k": config.k,
         "row_batch": config.row_batch,
         "col_batch": config.col_batch,
-        "distance_dtype": config.distance_dtype,
+        "distance_dtype": used,
+        **fallback,
         "comparison": "<=",
     }
     return Result(metric="pr", values={"precision": precision, "recall": recall}, params=params)

@@ -39,6 +39,7 @@ import pandas as pd
 from sg2eval.errors import Sg2evalError
 from sg2eval.network import open_network
 from sg2eval.result import Result, Stopwatch, provenance
+from sg2model.core.checks import require_finite
 
 if TYPE_CHECKING:  # torch is imported where images are made, so SVM worker processes stay light
     import torch
@@ -279,6 +280,11 @@ def generate_and_classify(
                 if seeded_noise:
                     synth_kwargs["noise_inputs"] = _per_sample_noise(G.synthesis, seed, items, device)
                 images = G.synthesis(ws, **synth_kwargs)  # [n, C, H, W] in about [-1, 1]
+                require_finite(
+                    images,
+                    f"the generator's images of samples {items.start}..{items.stop - 1}",
+                    "the network is broken (NaN or Inf weights?); check the file",
+                )
                 found = {f"latent_{space}": (z if space == "z" else ws[:, -1]).float().cpu().numpy()
                          for space in spaces}  # fmt: skip
                 rows.update(start, logits=classifiers(images.float()).float().cpu().numpy(), **found)

@@ -10,7 +10,10 @@ Image ``i`` (0-based) is generated from seed ``seed + i``, independently of the 
   same image in any batch (the official code draws noise for a whole batch instead);
 - the official evaluation defaults: no truncation (psi 1) and random noise (docs/facts.md,
   "Metrics / Common");
-- float output -> uint8 exactly as the official code (:func:`sg2model.core.images.to_uint8`).
+- float output -> uint8 exactly as the official code (:func:`sg2model.core.images.to_uint8`), after a check
+  that every value is finite: a network that outputs NaN or Inf is refused, not scored as if its images were
+  black or white;
+- seeds are those numpy's RandomState takes, 0 .. 2**32 - 1, for every image (``seed + num - 1`` too).
 
 The content hash is made of the network file's SHA-256 and these generation parameters.
 """
@@ -28,6 +31,7 @@ import torch
 from sg2eval.errors import Sg2evalError
 from sg2eval.network import NetworkHandle, NetworkLike, open_network
 from sg2eval.sources.base import ImageSource
+from sg2model.core.checks import SEED_MAX, check, require_finite
 from sg2model.core.images import to_uint8
 
 NOISE_MODES = ("random", "const", "none")
@@ -52,7 +56,8 @@ class NetworkSource(ImageSource):
         self.network = open_network(network, device)
         self.generator: Any = self.network.generator
         self.device = self.network.device
-        self.seed, self.truncation, self.noise_mode = int(seed), float(truncation), noise_mode
+        self.seed, self.noise_mode = check("seed", seed), noise_mode
+        self.truncation = float(check("truncation", truncation))
         c_dim = int(getattr(self.generator, "c_dim", 0))
         if class_idx is not None and not 0 <= class_idx < max(c_dim, 1):
             raise Sg2evalError(f"class {class_idx} is out of range for a network with {c_dim} classes")
@@ -96,9 +101,19 @@ class NetworkSource(ImageSource):
         images = self.generator(
             z, c, truncation_psi=self.truncation, noise_mode=self.noise_mode, noise_inputs=noise
         )
+        require_finite(
+            images,
+            f"the images of {self.network.label} for seeds {seeds.start}..{seeds.stop - 1}",
+            "the network is broken (NaN or Inf weights?); check the file or the run that wrote it",
+        )
         return to_uint8(images)
 
     def iter_range(self, start: int, stop: int, batch_size: int) -> Iterator[np.ndarray]:
+        if self.seed + stop - 1 > SEED_MAX:
+            raise Sg2evalError(
+                f"image {stop - 1} would use seed {self.seed + stop - 1}, above {SEED_MAX}; "
+                "lower --seed or the number of images"
+            )
         for first in range(start, stop, batch_size):
             seeds = range(self.seed + first, self.seed + min(first + batch_size, stop))
             yield self.generate(seeds).cpu().numpy()

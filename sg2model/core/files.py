@@ -1,7 +1,10 @@
-"""File helpers shared by every writer (outputs appear whole or not at all) and file hashing.
+"""File helpers shared by every writer (outputs appear whole or not at all), the check that an output can be
+written (made before a long computation, not after it), and file hashing.
 
 Temporaries are named ``.<target name>.<random>.tmp`` beside their target. A process killed while writing
 leaves one behind; :func:`remove_stale_temporaries` deletes those that are older than the running process.
+Temporary files and folders are created private (``tempfile`` makes them 0600 / 0700) and given the mode a
+plain ``open`` / ``mkdir`` would give under the process's umask before they take the output's name.
 """
 
 from __future__ import annotations
@@ -15,7 +18,9 @@ import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, Literal
+
+from sg2model.core.errors import Sg2Error
 
 #: When this module was imported: every temporary this process makes is newer.
 PROCESS_START = time.time()
@@ -28,6 +33,7 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMPORARY_SUFFIX, dir=target.parent)
+    os.fchmod(fd, 0o666 & ~current_umask())
     os.close(fd)
     tmp = Path(tmp_name)
     try:
@@ -36,6 +42,49 @@ def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
     finally:
         if tmp.exists():
             tmp.unlink()
+
+
+def current_umask() -> int:
+    """The process's umask (read by setting it and setting it back: there is no other portable way)."""
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
+def temporary_folder_beside(target: Path) -> Path:
+    """A new empty folder beside ``target`` (to be renamed onto it when complete), with the mode ``mkdir``
+    would give it."""
+    folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    folder.chmod(0o777 & ~current_umask())
+    return folder
+
+
+def check_writable(
+    path: str | os.PathLike[str], option: str, kind: Literal["file", "folder"] = "file"
+) -> None:
+    """Refuse, in one line naming ``option``, an output that could not be written: a file output naming a
+    folder, a folder output naming a file, a place below a file, or a folder where no file can be created
+    (read-only, no permission). Call it before the work whose result goes there; it leaves nothing behind
+    (a probe file is created and removed in the nearest existing folder)."""
+    target = Path(path).expanduser().absolute()
+    if kind == "file" and target.is_dir():
+        raise Sg2Error(f"{option} {path} is a folder; give a file name")
+    if kind == "folder" and target.exists() and not target.is_dir():
+        raise Sg2Error(f"{option} {path} is a file; give a folder")
+    place = target if kind == "folder" else target.parent
+    while not place.exists() and place != place.parent:
+        place = place.parent
+    if not place.is_dir():
+        raise Sg2Error(f"{option} {path} cannot be written: {place} is a file, not a folder")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".sg2eval-write-check.", dir=place)
+    except OSError as error:
+        raise Sg2Error(
+            f"{option} {path} cannot be written: no file can be created in {place} ({error.strerror}); "
+            "choose another place"
+        ) from error
+    os.close(fd)
+    os.unlink(probe)
 
 
 @contextlib.contextmanager

@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from sg2model import paper_rows
+from sg2model.core.checks import check_fields
 from sg2model.core.errors import Sg2Error
 from sg2model.paper_rows import PaperRow
 
@@ -162,6 +163,7 @@ class TrainingOptions:
         if res is not None and (res < 8 or res & (res - 1)):
             raise Sg2Error(f"--resolution {res} is not a power of two >= 8; use e.g. 32, 256 or 1024")
         _positive("--batch", self.batch)
+        check_fields(self, ("gamma", "pl_weight"))  # sg2model.core.checks, as the CLI
         _positive("--kimg", self.kimg)
         for name in ("batch_gpu", "gpus", "g_reg_interval", "d_reg_interval", "pl_batch_shrink"):
             value = getattr(self, name)
