@@ -51,12 +51,13 @@ def current_umask() -> int:
     return mask
 
 
-def temporary_folder_beside(target: Path) -> Path:
+def temporary_folder_beside(target: Path, suffix: str = "") -> Path:
     """A new empty folder beside ``target`` (to be renamed onto it when complete), with the mode ``mkdir``
     would give it."""
-    folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.", dir=target.parent))
+    folder = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=suffix, dir=target.parent))
     folder.chmod(0o777 & ~current_umask())
     return folder
+
 
 
 def check_writable(
@@ -93,7 +94,7 @@ def atomic_folder(path: str | os.PathLike[str]) -> Iterator[Path]:
     (a folder already there is moved aside, then deleted), else it is deleted and ``path`` is untouched."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=TEMPORARY_SUFFIX, dir=target.parent))
+    staging = temporary_folder_beside(target, TEMPORARY_SUFFIX)
     try:
         yield staging
         if target.exists():
