@@ -1,4 +1,4 @@
-"""Bad input never gives a traceback or a wrong number (issue 18): one line, exit status 2, nothing written."""
+"""Bad input never gives a traceback or a wrong number (issue 18): one line, exit 2, nothing written."""
 
 from __future__ import annotations
 
