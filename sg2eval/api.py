@@ -85,7 +85,7 @@ class RunOptions:
     progress: bool = False  # progress on stderr (sg2eval.progress): off in Python unless asked
 
     def __post_init__(self) -> None:
-        check_fields(self, ("seed", "truncation", "batch_size"))  # sg2model.core.checks, as the CLI
+        check_fields(self, ("seed", "truncation", "batch_size"), Sg2evalError)  # as the CLI
 
     def torch_device(self) -> torch.device:
         return resolve_device(self.device)

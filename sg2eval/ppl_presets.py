@@ -56,7 +56,7 @@ class PPLConfig:
             raise Sg2evalError(f"PPL space must be 'w' or 'z', got {self.space!r}; pick one of the two.")
         if self.sampling not in ("end", "full"):
             raise Sg2evalError(f"PPL sampling must be 'end' or 'full', got {self.sampling!r}; pick one.")
-        check_fields(self, ("num_samples", "epsilon", "noise_group"))  # sg2model.core.checks, as the CLI
+        check_fields(self, ("num_samples", "epsilon", "noise_group"), Sg2evalError)  # as the CLI
 
     def replace(self, **changes: Any) -> PPLConfig:
         """A copy with ``changes`` applied (validated again); ``None`` values are ignored."""

@@ -52,7 +52,7 @@ class TrainConfig:
     eval_batch: int = 256
 
     def __post_init__(self) -> None:
-        check_fields(self, ("total_images", "batch_size", "lr", "eval_batch"))  # as the CLI
+        check_fields(self, ("total_images", "batch_size", "lr", "eval_batch"), Sg2evalError)  # as the CLI
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ class KidConfig:
     seed: int = 2020
 
     def __post_init__(self) -> None:
-        check_fields(self, ("num_subsets", "subset_size"))
+        check_fields(self, ("num_subsets", "subset_size"), Sg2evalError)
 
 
 def polynomial_kernel(x: np.ndarray, y: np.ndarray, config: KidConfig) -> np.ndarray:

@@ -45,7 +45,7 @@ class PrConfig:
     distance_dtype: DistanceDtype = "float32"
 
     def __post_init__(self) -> None:
-        check_fields(self, ("k", "row_batch", "col_batch"))
+        check_fields(self, ("k", "row_batch", "col_batch"), Sg2evalError)
 
 
 class HalfPrecisionOverflow(Exception):

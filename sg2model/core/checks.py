@@ -92,21 +92,21 @@ RULES: dict[str, Rule] = {
 }
 
 
-def check(name: str, value: Any, label: str | None = None) -> Any:
-    """``value`` when :data:`RULES` ``[name]`` accepts it, else :class:`Sg2Error` naming ``label`` (the
-    option as the caller spells it; ``name`` by default). Integers come back as ``int``."""
+def check(name: str, value: Any, label: str | None = None, error: type[Sg2Error] = Sg2Error) -> Any:
+    """``value`` when :data:`RULES` ``[name]`` accepts it, else ``error`` (the layer's error class) naming
+    ``label`` (the option as the caller spells it; ``name`` by default). Integers come back as ``int``."""
     rule = RULES[name]
     if not rule.accepts(value):
-        raise Sg2Error(f"{label or name} must be {rule.describe()}, got {value!r}")
+        raise error(f"{label or name} must be {rule.describe()}, got {value!r}")
     return int(value) if rule.integer else value
 
 
-def check_fields(config: Any, names: Iterable[str]) -> None:
+def check_fields(config: Any, names: Iterable[str], error: type[Sg2Error] = Sg2Error) -> None:
     """Check the fields ``names`` of a configuration object (None means "not set" and passes)."""
     for name in names:
         value = getattr(config, name)
         if value is not None:
-            check(name, value)
+            check(name, value, error=error)
 
 
 def require_finite(values: torch.Tensor | np.ndarray, what: str, hint: str) -> None:
