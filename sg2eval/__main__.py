@@ -3,4 +3,5 @@ installed script on their PATH."""
 
 from sg2eval.cli.main import cli
 
-cli(prog_name="sg2eval")
+if __name__ == "__main__":
+    cli(prog_name="sg2eval")

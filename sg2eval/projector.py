@@ -45,6 +45,7 @@ from sg2datasets.images import ImageFolder, decode_image, is_image_name, pil_to_
 from sg2eval.errors import Sg2evalError
 from sg2eval.metrics.ppl import downsample_to_256
 from sg2model.core.checks import require_finite
+from sg2model.core.errors import Sg2Error
 from sg2model.core.images import to_uint8
 
 Distance = Callable[[Tensor, Tensor], Tensor]
@@ -420,7 +421,10 @@ def read_target(path: Path, shape: tuple[int, int, int], resize: bool) -> np.nda
         data = path.read_bytes()
     except OSError as error:
         raise Sg2evalError(f"{path} cannot be read ({error.strerror})") from error
-    pixels = decode_image(data, str(path))  # [C', H', W']; damaged, deep or oversized files refused
+    try:
+        pixels = decode_image(data, str(path))  # [C', H', W']; damaged, deep or oversized files refused
+    except Sg2Error as error:
+        raise Sg2evalError(str(error)) from error
     if pixels.shape[1:] != (height, width):
         if not resize:
             raise Sg2evalError(

@@ -189,7 +189,7 @@ def test_quick_demo_provenance(quick_demo: Path) -> None:
     info = json.loads((quick_demo / "report.json").read_text())
     assert info["settings"]["mode"] == "quick"
     assert info["assets"]["files"] == paths.manifest()
-    _check_builtin_reports(quick_demo, info, seeds=2)
+    assert info["reports"] == {}  # --quick leaves the built-in reports out (the tiny pipeline test has them)
     ppl = info["networks"]["final"]["results"]["ppl"]
     assert ppl["params"]["space"] == "w" and ppl["params"]["sampling"] == "end"
     assert ppl["provenance"]["lpips"]["lpips"] == "shapes-lpips"
