@@ -22,6 +22,7 @@ from typing import Literal
 import numpy as np
 import torch
 
+from sg2eval.distributed import collect, shard_range
 from sg2eval.errors import Sg2evalError
 from sg2eval.result import Result
 
@@ -125,7 +126,6 @@ def sharded_membership(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`cross_membership` with the k-NN radii, each process computing its share of the rows
     (:mod:`sg2eval.distributed`; one process computes all of them)."""
-    from sg2eval.distributed import collect, shard_range
 
     def radii(features: torch.Tensor) -> torch.Tensor:
         parts = collect(lambda: knn_radii(features, config, shard_range(len(features))).cpu())
