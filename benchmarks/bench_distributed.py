@@ -67,7 +67,8 @@ def timed_run(processes: int, argv: list[str], threads: int) -> float:
     """Wall seconds of one torchrun of the ``sg2eval`` command ``argv``."""
     cli = shutil.which("sg2eval") or str(Path(sys.executable).with_name("sg2eval"))
     run = [sys.executable, "-m", "torch.distributed.run", "--standalone"]
-    launcher = [*run, f"--nproc_per_node={processes}", "--no-python", cli]
+    # "--" ends torchrun's options: its argparse takes abbreviations, so "--num" would be ambiguous there
+    launcher = [*run, f"--nproc_per_node={processes}", "--no-python", "--", cli]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads), "SG2EVAL_OFFLINE": "1", "PYTHONPATH": str(ROOT)}
     start = time.perf_counter()
     subprocess.run([*launcher, *argv], check=True, env=env, capture_output=True)

@@ -27,6 +27,7 @@ from typing import Literal, TypeVar
 import numpy as np
 import torch
 
+from sg2eval.distributed import collect, shard_range
 from sg2eval.errors import Sg2evalError
 from sg2eval.result import Result
 from sg2model.core.checks import check_fields, require_finite
@@ -163,7 +164,6 @@ def sharded_membership(
 ) -> tuple[torch.Tensor, torch.Tensor]:
     """:func:`cross_membership` with the k-NN radii, each process computing its share of the rows
     (:mod:`sg2eval.distributed`; one process computes all of them)."""
-    from sg2eval.distributed import collect, shard_range
 
     def overflowing(parts: list[T | None]) -> list[T]:
         """Every rank's part; HalfPrecisionOverflow on every rank when one rank's float16 overflowed."""
