@@ -7,6 +7,7 @@ in pytest's "deselected" count, never as passed or skipped), so a CPU run cannot
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -27,3 +28,11 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if needs_gpu:
         config.hook.pytest_deselected(items=needs_gpu)
         items[:] = [item for item in items if item.get_closest_marker("cuda") is None]
+
+
+@pytest.fixture(scope="module")
+def pth(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A seeded random Inception weight file in pytorch-fid's layout and name, one per test module."""
+    from tests.helpers.fake_weights import write_inception_pth
+
+    return write_inception_pth(tmp_path_factory.mktemp("w") / "pt_inception-2015-12-05-6726825d.pth", seed=0)

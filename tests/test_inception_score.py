@@ -19,22 +19,11 @@ from sg2eval.errors import Sg2evalError
 from sg2eval.metrics.inception_score import inception_score
 from tests.helpers.fake_weights import (
     FakeNvidiaInception,
-    isolate_weight_search,
-    write_inception_pth,
     write_nvidia_inception_torchscript,
 )
+from tests.helpers.inception_fixtures import offline  # noqa: F401 (autouse fixture)
 
 pytestmark = pytest.mark.filterwarnings("ignore::sg2eval.weights.UnverifiedWeightsWarning")
-
-
-@pytest.fixture(autouse=True)
-def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    isolate_weight_search(monkeypatch, tmp_path / "search")
-
-
-@pytest.fixture(scope="module")
-def pth(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_inception_pth(tmp_path_factory.mktemp("w") / "pt_inception-2015-12-05-6726825d.pth", seed=0)
 
 
 def images(seed: int, n: int, size: int) -> np.ndarray:

@@ -23,19 +23,9 @@ from sg2eval.stats_formats import (
     read_stats_file,
     write_stats_file,
 )
-from tests.helpers.fake_weights import isolate_weight_search, write_inception_pth
+from tests.helpers.inception_fixtures import offline  # noqa: F401 (autouse fixture)
 
 pytestmark = pytest.mark.filterwarnings("ignore::sg2eval.weights.UnverifiedWeightsWarning")
-
-
-@pytest.fixture(autouse=True)
-def offline(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    isolate_weight_search(monkeypatch, tmp_path / "search")
-
-
-@pytest.fixture(scope="module")
-def pth(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return write_inception_pth(tmp_path_factory.mktemp("w") / "pt_inception-2015-12-05-6726825d.pth", seed=0)
 
 
 def feature_sides(dim: int = 64, n: int = 400) -> tuple[np.ndarray, np.ndarray]:
