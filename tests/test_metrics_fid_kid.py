@@ -9,7 +9,7 @@ import torch
 
 from sg2eval.errors import Sg2evalError
 from sg2eval.metrics.fid import FeatureMoments, GaussianStats, compute_fid, frechet_distance, gaussian_stats
-from sg2eval.metrics.kid import KidConfig, compute_kid, kid_subset_values
+from sg2eval.metrics.kid import KidConfig, compute_kid, kid_subset_values, per_subset_cost, whole_set_cost
 from sg2eval.metrics.linalg import SQRTM_METHODS, psd_factor, trace_sqrt_product
 
 
@@ -153,20 +153,38 @@ def test_fid_matches_pytorch_fid_and_torch_fidelity_on_stats() -> None:
     assert ours == pytest.approx(peer_b["frechet_inception_distance"], rel=1e-8)
 
 
-def test_kid_matches_torch_fidelity_on_same_features() -> None:
+@pytest.mark.parametrize(
+    ("num_real", "num_fake", "subsets", "size"),
+    [(120, 110, 10, 50), (200, 180, 20, 150)],  # per-subset kernels; whole-set kernels (cheaper here)
+)
+def test_kid_both_kernel_paths_match_torch_fidelity(
+    num_real: int, num_fake: int, subsets: int, size: int
+) -> None:
     from torch_fidelity.metric_kid import kid_features_to_metric
 
     rng = np.random.default_rng(8)
-    real = rng.standard_normal((120, 16)) + 0.3
-    fake = rng.standard_normal((110, 16))
-    config = KidConfig(num_subsets=10, subset_size=50)
+    real = rng.standard_normal((num_real, 16)) + 0.3
+    fake = rng.standard_normal((num_fake, 16))
+    config = KidConfig(num_subsets=subsets, subset_size=size, row_batch=7)  # uneven row blocks
+    whole = whole_set_cost(num_fake, num_real, 16, config) < per_subset_cost(size, 16, config)
+    assert whole == (size == 150)
     ours = compute_kid(real, fake, config)
     peer = kid_features_to_metric(
-        torch.from_numpy(fake), torch.from_numpy(real), kid_subsets=10, kid_subset_size=50, verbose=False
+        torch.from_numpy(fake),
+        torch.from_numpy(real),
+        kid_subsets=subsets,
+        kid_subset_size=size,
+        verbose=False,
     )
     assert ours.values["kid"] == pytest.approx(peer["kernel_inception_distance_mean"], rel=1e-10)
     assert ours.values["kid_std"] == pytest.approx(peer["kernel_inception_distance_std"], rel=1e-10)
-    assert ours.params["subset_size"] == 50
+    assert ours.params["subset_size"] == size
+
+
+def test_kid_kernel_path_follows_cost() -> None:
+    config = KidConfig()  # 100 subsets of 1000
+    assert whole_set_cost(5000, 5000, 2048, config) < per_subset_cost(1000, 2048, config)
+    assert whole_set_cost(50_000, 50_000, 2048, config) > per_subset_cost(1000, 2048, config)
 
 
 def test_kid_near_zero_for_same_distribution_and_positive_for_shift() -> None:
