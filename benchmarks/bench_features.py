@@ -7,7 +7,10 @@ resize to 299, run, collect [N, 2048]) in a fresh child process, once per interl
 is its own; pytorch-fid and torch-fidelity use their command lines' DataLoader worker counts. Ratio: peer
 seconds / our seconds (> 1: sg2eval faster), medians of ``--repeats`` rounds.
 
-    python benchmarks/bench_features.py [--quick] [--num 100] [--batch 16] [--repeats 3]
+One table per folder size (``--nums``, default 100 200 400: how the cost grows with the number of images,
+start-up included).
+
+    python benchmarks/bench_features.py [--quick] [--nums 100 200 400] [--batch 16] [--repeats 3]
 """
 
 from __future__ import annotations
@@ -61,10 +64,10 @@ def write_inputs(root: Path, num: int) -> Params:
 
 
 def ours(params: Params) -> Callable[[], object]:
-    import sg2eval
+    from sg2eval.api import compute_features  # imports before the clock, as the peers' below
 
     return lambda: (
-        sg2eval.compute_features(
+        compute_features(
             params["folder"], weights=params["weights"], batch_size=params["batch"], cache=False
         ).features.shape
     )
@@ -109,23 +112,29 @@ CONTENDERS: dict[str, Contender] = {OURS: ours, "torch-fidelity": torch_fidelity
 
 def main() -> None:
     parser = common_parser(__doc__.splitlines()[0])
-    parser.add_argument("--num", type=int, default=None, help="images (default 100; --quick 16)")
+    parser.add_argument(
+        "--nums",
+        type=int,
+        nargs="+",
+        default=None,
+        help="images per folder (default 100 200 400; --quick 16)",
+    )
     parser.add_argument("--batch", type=int, default=16)
     parser.add_argument("--work", type=Path, default=None, help="folder for the images and weights")
     args = parser.parse_args()
     child_entry(args, CONTENDERS)
-    num = args.num or (16 if args.quick else 100)
     print(machine_line())
     with tempfile.TemporaryDirectory() as tmp:
-        params = {**write_inputs(args.work or Path(tmp), num), "batch": args.batch}
-        measured = in_children(__file__, list(CONTENDERS), params, args.repeats)
-    print_table(
-        f"Inception features, {num} PNG {SIZE}x{SIZE}, batch {args.batch}, whole job in a child process, "
-        f"median of {args.repeats} interleaved rounds",
-        measured,
-        items=num,
-        unit="img",
-    )
+        for num in args.nums or ([16] if args.quick else [100, 200, 400]):
+            params = {**write_inputs(args.work or Path(tmp), num), "batch": args.batch}
+            measured = in_children(__file__, list(CONTENDERS), params, args.repeats)
+            print_table(
+                f"Inception features, {num} PNG {SIZE}x{SIZE}, batch {args.batch}, whole job in a child "
+                f"process, median of {args.repeats} interleaved rounds",
+                measured,
+                items=num,
+                unit="img",
+            )
 
 
 if __name__ == "__main__":

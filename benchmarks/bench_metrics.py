@@ -142,7 +142,9 @@ def main() -> None:
     parser = common_parser(__doc__.splitlines()[0])
     parser.add_argument("--stats-num", type=int, default=None, help="features behind the FID statistics")
     parser.add_argument("--kid-num", type=int, default=None, help="features per set for KID")
-    parser.add_argument("--pr-nums", type=int, nargs="+", default=None, help="P&R sizes (5000 10000)")
+    parser.add_argument(
+        "--pr-nums", type=int, nargs="+", default=None, help="P&R sizes (default 2000 4000 5000 8000 10000)"
+    )
     parser.add_argument("--pr-dim", type=int, default=4096)
     parser.add_argument("--skip", nargs="*", default=[], choices=["fid", "kid", "pr"])
     args = parser.parse_args()
@@ -158,7 +160,7 @@ def main() -> None:
         title = f"KID, {num} x {num} {FID_DIM}-d features, {subsets} subsets of 1000, in process"
         print_table(title, measured)
     if "pr" not in args.skip:
-        for num in args.pr_nums or ([2000] if args.quick else [5000, 10_000]):
+        for num in args.pr_nums or ([2000] if args.quick else [2000, 4000, 5000, 8000, 10_000]):
             params = {"num": num, "dim": args.pr_dim}
             measured = in_children(__file__, list(PR_CONTENDERS), params, args.repeats)
             print_table(

@@ -15,11 +15,13 @@ import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from types import MappingProxyType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import pandas as pd
 import torch
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported by to_frame: 0.45 s that feature extraction and the metrics do not need
 
 
 def runtime_versions() -> dict[str, str]:
@@ -127,6 +129,8 @@ class Result:
         the ``network``, the ``detector`` or ``lpips`` distance, with its weights' hash prefix), and the
         parameters prefixed with ``param.``; rows of several results concatenate into one table
         (``pd.concat([r.to_frame() for r in results])``)."""
+        import pandas as pd
+
         row: dict[str, Any] = {"metric": self.metric}
         row.update(self.values)
         row.update(self.inputs())
