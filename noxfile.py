@@ -50,6 +50,7 @@ def cuda_build(session: nox.Session) -> None:
     session.run(PYTHON, "-c", cli, "ops", "build", *session.posargs, env=env, external=True)
 
 
+NVIDIA_ENV = "NVIDIA_STYLEGAN2_ADA_PYTORCH"  # a stylegan2-ada-pytorch checkout, never part of the project
 PEER_BENCHES = ("bench_features.py", "bench_metrics.py", "bench_ppl.py", "bench_projector.py")
 
 
@@ -57,6 +58,10 @@ PEER_BENCHES = ("bench_features.py", "bench_metrics.py", "bench_ppl.py", "bench_
 def bench(session: nox.Session) -> None:
     """sg2eval against its peers on one machine, one script after the other (docs/performance.md); the
     other benchmarks/bench_*.py (GPU kernels, training, separability) are run by hand."""
+    env = {"PYTHONPATH": str(ROOT)}
+    nvidia = os.environ.get(NVIDIA_ENV)  # bench_projector.py's optional NVIDIA contender, passed on as given
+    if nvidia is not None:
+        env[NVIDIA_ENV] = nvidia
     for script in PEER_BENCHES:
         path = str(ROOT / "benchmarks" / script)
-        session.run(PYTHON, path, *session.posargs, env={"PYTHONPATH": str(ROOT)}, external=True)
+        session.run(PYTHON, path, *session.posargs, env=env, external=True)
