@@ -1,4 +1,4 @@
-"""Projection speed: optimization steps per second, batched (8 and 32 targets) against one at a time.
+"""Projection speed: optimization steps per second, batched (4 and 8 targets) against one at a time.
 
 A config-F generator at 256x256 (``Generator.from_config('F', 256)``; ``--channel-base/--channel-max`` give a
 smaller-channel variant for slow machines), Appendix D's full step (w noise, synthesis, box downsampling,
@@ -15,7 +15,7 @@ NVIDIA's ``projector.project()`` loop on one target runs in every round on the s
 (:mod:`_nvidia_projector`) and the same VGG16 file, with as many steps; the last column is NVIDIA's seconds
 per target-step over ours (> 1: sg2eval is faster).
 
-    OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_projector.py [--steps 4] [--batches 1,8,32]
+    OMP_NUM_THREADS=1 PYTHONPATH=. python benchmarks/bench_projector.py [--steps 3] [--batches 1,4,8]
         [--nvidia-repo DIR]
 """
 
@@ -80,9 +80,9 @@ def main() -> None:
     parser.add_argument("--channel-base", type=int, default=32768, help="F: 32768")
     parser.add_argument("--channel-max", type=int, default=512, help="F: 512")
     parser.add_argument(
-        "--batches", default="1,8,32", help="Comma-separated batch sizes (1 = one at a time)."
+        "--batches", default="1,4,8", help="Comma-separated batch sizes (1 = one at a time)."
     )
-    parser.add_argument("--steps", type=int, default=4, help="Timed steps per batch size (after 1 warm-up).")
+    parser.add_argument("--steps", type=int, default=3, help="Timed steps per batch size (after 1 warm-up).")
     parser.add_argument("--lpips-weights", default=None, help="NVIDIA vgg16.pt instead of the small fake.")
     parser.add_argument(
         "--fused-modconv",
