@@ -57,6 +57,17 @@ def test_radius_is_kth_neighbour_excluding_self() -> None:
     assert knn_radii(points, PrConfig(k=2)).tolist() == [9.0, 4.0, 9.0, 36.0]
 
 
+@pytest.mark.parametrize("batch", [6, 10_000])  # 17 tiles of 6 rows; the 4 tiles of SELF_TILES
+def test_radii_of_symmetric_tiles_match_brute_force_and_every_share(batch: int) -> None:
+    features = torch.from_numpy(np.random.default_rng(5).standard_normal((100, 8)).astype(np.float32))
+    config = PrConfig(k=3, row_batch=batch, col_batch=batch)
+    brute = torch.cdist(features.double(), features.double()).square().sort(dim=1).values[:, 3]
+    whole = knn_radii(features, config)
+    assert torch.allclose(whole.double(), brute, rtol=1e-5, atol=1e-5)
+    for share in (range(0, 37), range(37, 41), range(41, 100), range(50, 50)):
+        assert torch.equal(knn_radii(features, config, share), whole[share.start : share.stop])
+
+
 def test_boundary_is_inclusive() -> None:
     # Real radii with k=1 are exactly 1 (squared); a fake at distance exactly 1 from a real counts (<=).
     real = np.array([[0.0], [1.0], [2.0]])
