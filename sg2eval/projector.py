@@ -44,6 +44,7 @@ from torch import Tensor
 from sg2datasets.images import ImageFolder, decode_image, is_image_name, pil_to_chw
 from sg2eval.errors import Sg2evalError
 from sg2eval.metrics.ppl import downsample_to_256
+from sg2model.core.allocator import reuse_freed_memory
 from sg2model.core.checks import require_finite
 from sg2model.core.errors import Sg2Error
 from sg2model.core.images import to_uint8
@@ -277,6 +278,8 @@ class Projector:
         # the grouped one is slower per target in batches (measured in benchmarks/bench_projector.py).
         accepts = inspect.signature(G.synthesis.forward).parameters
         self.synthesis_kwargs = {"fused_modconv": False} if "fused_modconv" in accepts else {}
+        if self.device.type == "cpu":
+            reuse_freed_memory()  # batches of targets without page faults (sg2model/core/allocator.py)
 
     def synthesize(self, w: Tensor, noise: dict[str, Tensor]) -> Tensor:
         """``g(w, n)``: w ``[B, w_dim]`` fed to every layer; images ``[B, C, H, W]`` in about [-1, 1]."""

@@ -17,6 +17,7 @@ from typing import Any
 import click
 
 from sg2eval import __version__
+from sg2model.core.allocator import reuse_freed_memory
 from sg2model.core.errors import Sg2Error
 
 COMMANDS: dict[str, str] = {
@@ -155,6 +156,7 @@ def distributed_run() -> Iterator[None]:
 @click.version_option(__version__, prog_name="sg2eval")
 def cli() -> None:
     """Measure, compare and attribute StyleGAN-family image generators as the StyleGAN2 paper does."""
+    reuse_freed_memory()  # large CPU tensors without page faults (sg2model/core/allocator.py)
 
 
 if __name__ == "__main__":  # python -m sg2eval.cli.main ..., torchrun -m sg2eval.cli.main ...
