@@ -31,6 +31,7 @@ from sg2eval.metrics.fid import Covariance, FeatureMoments, GaussianStats
 from sg2eval.metrics.states import ItemRows
 from sg2eval.progress import job_progress
 from sg2eval.sources import ImageSource
+from sg2model.core.allocator import reuse_freed_memory
 from sg2model.core.files import sha256_file
 
 FEATURES_FORMAT = "sg2eval-features-v1"
@@ -153,6 +154,8 @@ def _make_job(
 ) -> _Job:
     if batch_size < 1:
         raise Sg2evalError(f"batch size must be at least 1, got {batch_size}")
+    if detector.device.type == "cpu":
+        reuse_freed_memory()  # Inception's first activations exceed glibc's mmap threshold (allocator.py)
     count = source.resolve_num(num)
     provenance = {
         "source": source.describe(),

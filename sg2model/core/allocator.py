@@ -24,7 +24,8 @@ NEVER_TRIM = 2**31 - 1  # the largest value mallopt takes (an int): trim only ab
 @functools.cache
 def reuse_freed_memory() -> bool:
     """Ask glibc's malloc to keep large freed blocks for reuse (no-op elsewhere); True when it was set.
-    Called once by the command line; Python callers with large CPU batches may call it themselves."""
+    Called by the command line and, on the CPU, by feature extraction and the projector; other Python
+    callers with large CPU batches may call it themselves."""
     if not sys.platform.startswith("linux"):
         return False
     name = ctypes.util.find_library("c")
