@@ -130,7 +130,10 @@ def test_info_verify_passes_on_the_shipped_networks(name: str) -> None:
     result = CliRunner().invoke(cli, ["info", str(network), "--verify", "--json"])
     assert result.exit_code == 0, result.output
     verify = json.loads(result.output)["verify"]
-    assert verify["status"] == "exact" and verify["fingerprint_from"] == "builtin manifest"
+    # "exact" where this CPU renders the manifest's bytes; another CPU's kernels may round one pixel the
+    # other way ("close": statistics within the tolerance), which the check also counts as verified.
+    assert verify["status"] in ("exact", "close") and verify["fingerprint_from"] == "builtin manifest"
+    assert verify["max_stat_diff"] <= 1e-5
 
 
 def test_help_lists_whole_sentences() -> None:
